@@ -1,0 +1,230 @@
+"""The `paperboy` command line: fetch, search, show, db upgrade and run."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from adapters.app import Core, build_core, configure_logging
+from bot.config import Settings
+from bot.db import current_revision, upgrade
+from bot.ids import InvalidPaperId, normalize_paper_id
+from bot.ingest import DAILY_PAPERS_START, days_in_range
+from bot.query import QueryError, parse_query
+from bot.render import detail_lines, paper_json, search_line
+from bot.source import FutureDate, HFUnavailable
+from bot.types import FetchReport, Paper, SearchResults
+
+EXIT_NOT_FOUND = 1
+EXIT_USAGE = 2
+
+app = typer.Typer(
+    help="paperboy: Hugging Face Daily Papers in your chat.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+T = TypeVar("T")
+
+
+def _settings() -> Settings:
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        typer.echo(f"paperboy: bad settings: {problems}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    configure_logging(settings.log_level)
+    return settings
+
+
+def _run(work: Callable[[Core], Awaitable[T]]) -> T:
+    settings = _settings()
+
+    async def main() -> T:
+        async with build_core(settings) as core:
+            return await work(core)
+
+    return asyncio.run(main())
+
+
+def _fail(message: str, code: int) -> typer.Exit:
+    typer.echo(message, err=True)
+    return typer.Exit(code)
+
+
+def _parse_day(value: str | None, option: str) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise _fail(f"{option} needs a date like 2025-11-21, not {value!r}", EXIT_USAGE) from None
+
+
+def _summary(report: FetchReport) -> str:
+    empty = f", {len(report.empty_days)} without papers" if report.empty_days else ""
+    skipped = f", {report.skipped_items} unreadable items skipped" if report.skipped_items else ""
+    return (
+        f"Fetched {report.days} day{'s' if report.days != 1 else ''}: "
+        f"{report.papers} listings, {report.new_papers} new papers{empty}{skipped}."
+    )
+
+
+@app.command()
+def fetch(
+    date: Annotated[str | None, typer.Option("--date", help="One UTC day, YYYY-MM-DD.")] = None,
+    since: Annotated[str | None, typer.Option("--since", help="Backfill from this day.")] = None,
+    until: Annotated[str | None, typer.Option("--until", help="Backfill up to this day.")] = None,
+) -> None:
+    """Fetch Daily Papers lists: yesterday's and today's by default."""
+    day, start, end = _parse_day(date, "--date"), _parse_day(since, "--since"), _parse_day(until, "--until")
+    if day and (start or end):
+        raise _fail("use either --date or --since/--until, not both", EXIT_USAGE)
+    if end and not start:
+        raise _fail("--until needs --since", EXIT_USAGE)
+    console = Console(stderr=True)
+
+    async def work(core: Core) -> FetchReport:
+        today = core.ingestor.today()
+        if day:
+            if day > today:
+                raise _fail(f"{day} is in the future; today is {today} (UTC).", EXIT_USAGE)
+            days = [day]
+        elif start:
+            first, last = core.ingestor.clamp(start, end)
+            if start < DAILY_PAPERS_START:
+                console.print(f"Daily Papers began in May 2023; starting at {first}.")
+            if first > last:
+                raise _fail(f"nothing to fetch between {start} and {end or today}", EXIT_USAGE)
+            days = days_in_range(first, last)
+        else:
+            days = [today - dt.timedelta(days=1), today]
+        if not console.is_terminal or len(days) < 3:
+            return await core.ingestor.fetch_days(days)
+        with Progress(
+            TextColumn("[progress.description]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+        ) as bar:
+            task = bar.add_task("Fetching days", total=len(days))
+            return await core.ingestor.fetch_days(days, progress=lambda _day, _n: bar.advance(task))
+
+    try:
+        report = _run(work)
+    except HFUnavailable as exc:
+        raise _fail(
+            f"Hugging Face is unavailable: {exc}. Days already fetched are kept; re-run to continue.",
+            EXIT_NOT_FOUND,
+        ) from None
+    except FutureDate as exc:
+        raise _fail(str(exc), EXIT_USAGE) from None
+    typer.echo(_summary(report))
+
+
+@app.command()
+def search(
+    query: Annotated[
+        list[str], typer.Argument(help='Words, "phrases", -exclude, author:, org:, since:, until:, has:code.')
+    ],
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=100)] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Search the stored papers."""
+    text = " ".join(query)
+    try:
+        parsed = parse_query(text)
+    except QueryError as exc:
+        raise _fail(str(exc), EXIT_USAGE) from None
+
+    async def work(core: Core) -> SearchResults:
+        return await core.search.search(parsed, limit=limit)
+
+    results = _run(work)
+    if as_json:
+        typer.echo(json.dumps([paper_json(paper) for paper in results.papers], ensure_ascii=False, indent=2))
+        return
+    if not results.papers:
+        typer.echo(results.message or "No papers match.")
+        return
+    for paper in results.papers:
+        typer.echo(search_line(paper))
+
+
+@app.command()
+def show(
+    paper: Annotated[str, typer.Argument(help="arXiv id or arxiv.org / huggingface.co URL.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show one paper, fetching it from Hugging Face when it is not stored yet."""
+    try:
+        paper_id = normalize_paper_id(paper)
+    except InvalidPaperId as exc:
+        raise _fail(str(exc), EXIT_USAGE) from None
+
+    async def work(core: Core) -> Paper | None:
+        stored = await core.store.get_paper(paper_id)
+        if stored:
+            return stored
+        fetched = await core.source.paper(paper_id)
+        if fetched is None:
+            return None
+        await core.store.upsert_papers([fetched], now=core.ingestor.now(), with_comments=False)
+        return await core.store.get_paper(paper_id)
+
+    try:
+        found = _run(work)
+    except HFUnavailable as exc:
+        raise _fail(
+            f"{paper_id} is not stored and Hugging Face is unavailable: {exc}", EXIT_NOT_FOUND
+        ) from None
+    if found is None:
+        raise _fail(f"Paper {paper_id} was not found on Hugging Face.", EXIT_NOT_FOUND)
+    if as_json:
+        typer.echo(json.dumps([paper_json(found)], ensure_ascii=False, indent=2))
+        return
+    typer.echo("\n".join(detail_lines(found)))
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply database migrations (also done automatically on every start)."""
+    settings = _settings()
+
+    async def main() -> str | None:
+        from bot.db import create_engine
+
+        engine = create_engine(settings.database_url)
+        try:
+            await upgrade(engine)
+            return await current_revision(engine)
+        finally:
+            await engine.dispose()
+
+    typer.echo(f"Database is at revision {asyncio.run(main())}.")
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

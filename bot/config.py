@@ -1,0 +1,64 @@
+"""Settings, read once from the environment and `.env`, validated at start."""
+
+from __future__ import annotations
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite:///paperboy.db"
+
+
+class Settings(BaseSettings):
+    """Everything paperboy can be told; `.env.example` documents each field."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_ignore_empty=True,
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+    database_url: str = Field(
+        default=DEFAULT_DATABASE_URL,
+        validation_alias=AliasChoices("PAPERBOY_DATABASE_URL", "database_url"),
+    )
+    hf_base_url: str = Field(
+        default="https://huggingface.co",
+        validation_alias=AliasChoices("PAPERBOY_HF_BASE_URL", "hf_base_url"),
+    )
+    hf_token: SecretStr | None = Field(default=None, validation_alias=AliasChoices("HF_TOKEN", "hf_token"))
+    # Upper bound on the time spent retrying one Hugging Face request (429s, 5xx, resets).
+    hf_retry_budget_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        validation_alias=AliasChoices("PAPERBOY_HF_RETRY_BUDGET_SECONDS", "hf_retry_budget_seconds"),
+    )
+    hf_timeout_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        validation_alias=AliasChoices("PAPERBOY_HF_TIMEOUT_SECONDS", "hf_timeout_seconds"),
+    )
+    log_level: str = Field(default="INFO", validation_alias=AliasChoices("PAPERBOY_LOG_LEVEL", "log_level"))
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite", "postgresql", "postgres")):
+            raise ValueError("PAPERBOY_DATABASE_URL must be a sqlite:/// or postgresql:// URL")
+        return value
+
+    @field_validator("hf_base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("PAPERBOY_HF_BASE_URL must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("PAPERBOY_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
+        return level

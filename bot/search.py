@@ -1,0 +1,150 @@
+"""Ranked full-text search: FTS5 + bm25 on SQLite, tsvector + GIN + websearch_to_tsquery on PostgreSQL.
+
+Very common words match a large share of the archive, and ranking costs time per match
+(../shared/docs/reliability-perf.md §4). So ranking happens within the newest
+`candidate_cap` matches: the FTS5 row id is the arXiv order (bot.ids.arxiv_order), so that
+walk needs no sort. since:/until: narrow that walk by row id first, so an old date range still
+finds its papers; has:code is applied to the candidates.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, Date, Integer, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.models import UTCDateTime
+from bot.query import SearchQuery, to_fts5, to_websearch
+from bot.store import row_to_paper
+from bot.types import SearchResults
+
+DEFAULT_CANDIDATE_CAP = 2_000
+MAX_LIMIT = 100
+# bm25 column weights, in the FTS5 column order: title, authors, keywords, abstract, org.
+_BM25 = "bm25(paper_fts, 10.0, 4.0, 3.0, 1.0, 0.0)"
+_COLUMNS = (
+    "p.id, p.title, p.abstract, p.authors, p.organization, p.organization_slug, p.published, "
+    "p.upvotes, p.comments, p.github_repo, p.github_stars, p.project_page, p.ai_summary, "
+    "p.ai_keywords, p.thumbnail, p.first_seen, p.last_refreshed"
+)
+_TYPES: dict[str, Any] = {
+    "authors": JSON(),
+    "ai_keywords": JSON(),
+    "published": Date(),
+    "first_seen": UTCDateTime(),
+    "last_refreshed": UTCDateTime(),
+    "candidates": Integer(),
+}
+NO_MATCH = "No papers match."
+NOTHING_TO_SEARCH = "Nothing to search for: use words, \"phrases\" or filters such as author:NAME."
+ONLY_EXCLUSIONS = "Add a word to search for: -word only narrows a search."
+
+
+def _month_floor(day: dt.date, months_back: int) -> int:
+    month_index = day.year * 12 + day.month - 1 - months_back
+    return (month_index // 12 * 100 + month_index % 12 + 1) * 100_000
+
+
+class PaperSearch:
+    def __init__(self, engine: AsyncEngine, *, candidate_cap: int = DEFAULT_CANDIDATE_CAP) -> None:
+        self.engine = engine
+        self.candidate_cap = candidate_cap
+
+    async def search(self, query: SearchQuery, *, limit: int = 10) -> SearchResults:
+        limit = max(1, min(limit, MAX_LIMIT))
+        if query.is_empty:
+            return SearchResults(message=NOTHING_TO_SEARCH)
+        if not query.has_text and query.excluded:
+            return SearchResults(message=ONLY_EXCLUSIONS)
+        if self.engine.dialect.name == "sqlite":
+            sql, params = self._sqlite(query, limit)
+        else:
+            sql, params = self._postgres(query, limit)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(text(sql).columns(**_TYPES), params)).all()
+        truncated = bool(rows) and rows[0]._mapping["candidates"] >= self.candidate_cap
+        papers = tuple(row_to_paper(row) for row in rows)
+        return SearchResults(
+            papers=papers,
+            message=None if papers else NO_MATCH,
+            truncated_candidates=truncated,
+        )
+
+    def _filters(self, query: SearchQuery, params: dict[str, Any]) -> list[str]:
+        where: list[str] = []
+        if query.since:
+            where.append("p.published >= :since")
+            params["since"] = query.since
+        if query.until:
+            where.append("p.published <= :until")
+            params["until"] = query.until
+        if query.has_code:
+            where.append("p.github_repo IS NOT NULL")
+        return where
+
+    def _sqlite(self, query: SearchQuery, limit: int) -> tuple[str, dict[str, Any]]:
+        params: dict[str, Any] = {"limit": limit, "cap": self.candidate_cap}
+        outer = self._filters(query, params)
+        if not query.has_text:
+            where = " AND ".join(outer) or "1=1"
+            sql = (
+                f"SELECT {_COLUMNS}, 0 AS candidates FROM papers p WHERE {where} "
+                "ORDER BY p.published DESC, p.seq DESC LIMIT :limit"
+            )
+            return sql, params
+        inner = ["paper_fts MATCH :match"]
+        params["match"] = to_fts5(query)
+        # Row ids are arXiv order, year and month first; a month of slack on each side covers
+        # papers whose id month and publication date straddle a month boundary.
+        if query.since:
+            inner.append("rowid >= :seq_lo")
+            params["seq_lo"] = _month_floor(query.since, 1)
+        if query.until:
+            inner.append("rowid < :seq_hi")
+            params["seq_hi"] = _month_floor(query.until, -2)
+        where = " AND ".join(outer) or "1=1"
+        sql = (
+            "WITH hits AS ("
+            f"  SELECT rowid AS seq, {_BM25} AS score FROM paper_fts"
+            f"  WHERE {' AND '.join(inner)} ORDER BY rowid DESC LIMIT :cap"
+            ") "
+            f"SELECT {_COLUMNS}, (SELECT count(*) FROM hits) AS candidates "
+            "FROM hits JOIN papers p ON p.seq = hits.seq "
+            f"WHERE {where} ORDER BY hits.score, p.published DESC, p.seq DESC LIMIT :limit"
+        )
+        return sql, params
+
+    def _postgres(self, query: SearchQuery, limit: int) -> tuple[str, dict[str, Any]]:
+        params: dict[str, Any] = {"limit": limit, "cap": self.candidate_cap}
+        where = self._filters(query, params)
+        websearch = to_websearch(query)
+        if websearch:
+            where.append("p.search_tsv @@ websearch_to_tsquery('english', :ws)")
+            params["ws"] = websearch
+            score = "ts_rank(p.search_tsv, websearch_to_tsquery('english', :ws))"
+        else:
+            score = "0"
+        for index, term in enumerate(query.authors):
+            where.append(f"p.authors_tsv @@ phraseto_tsquery('simple', :author{index})")
+            params[f"author{index}"] = " ".join(term)
+        for index, term in enumerate(query.orgs):
+            where.append(f"p.org_tsv @@ phraseto_tsquery('simple', :org{index})")
+            params[f"org{index}"] = " ".join(term)
+        if not query.has_text:
+            sql = (
+                f"SELECT {_COLUMNS}, 0 AS candidates FROM papers p WHERE {' AND '.join(where) or 'TRUE'} "
+                "ORDER BY p.published DESC NULLS LAST, p.seq DESC LIMIT :limit"
+            )
+            return sql, params
+        sql = (
+            "WITH hits AS ("
+            f"  SELECT p.seq FROM papers p WHERE {' AND '.join(where)}"
+            "  ORDER BY p.seq DESC LIMIT :cap"
+            ") "
+            f"SELECT {_COLUMNS}, (SELECT count(*) FROM hits) AS candidates, {score} AS score "
+            "FROM hits JOIN papers p ON p.seq = hits.seq "
+            "ORDER BY score DESC, p.published DESC NULLS LAST, p.seq DESC LIMIT :limit"
+        )
+        return sql, params

@@ -1,0 +1,203 @@
+"""PaperStore: papers and daily lists in SQLite or PostgreSQL. Hands out `Paper`s, never rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Row, and_, delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from bot.ids import arxiv_order
+from bot.models import DailyEntryRow, DailyFetchRow, PaperRow
+from bot.types import DailyList, Paper
+
+PAPERS = PaperRow.__table__  # type: ignore[attr-defined]
+ENTRIES = DailyEntryRow.__table__  # type: ignore[attr-defined]
+FETCHES = DailyFetchRow.__table__  # type: ignore[attr-defined]
+
+_CHUNK = 500
+# Columns a refresh may fill in but never blank out: the single-paper endpoint lacks some.
+_KEEP_IF_MISSING = (
+    "organization",
+    "organization_slug",
+    "github_repo",
+    "github_stars",
+    "project_page",
+    "ai_summary",
+    "thumbnail",
+    "published",
+)
+
+
+def paper_to_values(paper: Paper, now: dt.datetime) -> dict[str, Any]:
+    return {
+        "id": paper.id,
+        "seq": arxiv_order(paper.id),
+        "title": paper.title,
+        "abstract": paper.abstract,
+        "authors": list(paper.authors),
+        "authors_text": ", ".join(paper.authors),
+        "organization": paper.organization,
+        "organization_slug": paper.organization_slug,
+        "org_text": " ".join(filter(None, (paper.organization, paper.organization_slug))),
+        "published": paper.published,
+        "upvotes": paper.upvotes,
+        "comments": paper.comments,
+        "github_repo": paper.github_repo,
+        "github_stars": paper.github_stars,
+        "project_page": paper.project_page,
+        "ai_summary": paper.ai_summary,
+        "ai_keywords": list(paper.ai_keywords),
+        "keywords_text": ", ".join(paper.ai_keywords),
+        "thumbnail": paper.thumbnail,
+        "first_seen": now,
+        "last_refreshed": now,
+    }
+
+
+def row_to_paper(row: Row[Any] | Any) -> Paper:
+    mapping = row._mapping
+    return Paper(
+        id=mapping["id"],
+        title=mapping["title"],
+        abstract=mapping["abstract"] or "",
+        authors=tuple(mapping["authors"] or ()),
+        organization=mapping["organization"],
+        organization_slug=mapping["organization_slug"],
+        published=mapping["published"],
+        upvotes=mapping["upvotes"],
+        comments=mapping["comments"],
+        github_repo=mapping["github_repo"],
+        github_stars=mapping["github_stars"],
+        project_page=mapping["project_page"],
+        ai_summary=mapping["ai_summary"],
+        ai_keywords=tuple(mapping["ai_keywords"] or ()),
+        thumbnail=mapping["thumbnail"],
+        first_seen=mapping["first_seen"],
+        last_refreshed=mapping["last_refreshed"],
+    )
+
+
+PAPER_COLUMNS = [column for column in PAPERS.c if column.name in Paper.__slots__]
+
+
+def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class PaperStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._dialect = engine.dialect.name
+
+    def _insert(self, table: Any) -> Any:
+        module = postgresql if self._dialect == "postgresql" else sqlite
+        return module.insert(table)
+
+    async def upsert_papers(
+        self, papers: Sequence[Paper], *, now: dt.datetime, with_comments: bool = True
+    ) -> int:
+        """Insert new papers and refresh known ones; returns how many were new.
+
+        Idempotent: the same batch twice leaves one row per paper, with counts refreshed.
+        `with_comments=False` keeps stored comment counts (the single-paper endpoint has none).
+        """
+        unique = list({paper.id: paper for paper in papers}.values())
+        if not unique:
+            return 0
+        async with self.engine.begin() as conn:
+            return await self._upsert(conn, unique, now=now, with_comments=with_comments)
+
+    async def _upsert(
+        self, conn: AsyncConnection, papers: Sequence[Paper], *, now: dt.datetime, with_comments: bool
+    ) -> int:
+        new = 0
+        for chunk in _chunks(papers):
+            ids = [paper.id for paper in chunk]
+            known = set((await conn.execute(select(PAPERS.c.id).where(PAPERS.c.id.in_(ids)))).scalars())
+            new += len(set(ids) - known)
+            stmt = self._insert(PAPERS)
+            excluded = stmt.excluded
+            updates: dict[str, Any] = {
+                name: excluded[name]
+                for name in (
+                    "title",
+                    "abstract",
+                    "authors",
+                    "authors_text",
+                    "org_text",
+                    "upvotes",
+                    "ai_keywords",
+                    "keywords_text",
+                    "last_refreshed",
+                )
+            }
+            for name in _KEEP_IF_MISSING:
+                updates[name] = func.coalesce(excluded[name], PAPERS.c[name])
+            if with_comments:
+                updates["comments"] = excluded["comments"]
+            stmt = stmt.on_conflict_do_update(index_elements=[PAPERS.c.id], set_=updates)
+            await conn.execute(stmt, [paper_to_values(paper, now) for paper in chunk])
+        return new
+
+    async def record_daily_list(self, day: dt.date, papers: Sequence[Paper], *, now: dt.datetime) -> int:
+        """Store `day`'s complete list in HF order; returns how many papers were new."""
+        unique = list({paper.id: paper for paper in papers}.values())
+        async with self.engine.begin() as conn:
+            new = await self._upsert(conn, unique, now=now, with_comments=True)
+            ids = [paper.id for paper in unique]
+            await conn.execute(
+                delete(ENTRIES).where(and_(ENTRIES.c.day == day, ENTRIES.c.paper_id.not_in(ids)))
+            )
+            if unique:
+                stmt = self._insert(ENTRIES)
+                stmt = stmt.on_conflict_do_update(
+                    index_elements=[ENTRIES.c.day, ENTRIES.c.paper_id],
+                    set_={"rank": stmt.excluded.rank},
+                )
+                await conn.execute(
+                    stmt,
+                    [{"day": day, "paper_id": pid, "rank": rank} for rank, pid in enumerate(ids, 1)],
+                )
+            fetch = self._insert(FETCHES)
+            fetch = fetch.on_conflict_do_update(
+                index_elements=[FETCHES.c.day],
+                set_={"paper_count": fetch.excluded.paper_count, "fetched_at": fetch.excluded.fetched_at},
+            )
+            await conn.execute(fetch, {"day": day, "paper_count": len(unique), "fetched_at": now})
+        return new
+
+    async def get_paper(self, paper_id: str) -> Paper | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(*PAPER_COLUMNS).where(PAPERS.c.id == paper_id))).first()
+        return row_to_paper(row) if row else None
+
+    async def daily_list(self, day: dt.date) -> DailyList:
+        stmt = (
+            select(*PAPER_COLUMNS)
+            .join(ENTRIES, ENTRIES.c.paper_id == PAPERS.c.id)
+            .where(ENTRIES.c.day == day)
+            .order_by(ENTRIES.c.rank)
+        )
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return DailyList(day=day, papers=tuple(row_to_paper(row) for row in rows))
+
+    async def fetched_days(self, since: dt.date, until: dt.date) -> dict[dt.date, int]:
+        """Days in [since, until] whose list was fetched, with their paper counts."""
+        stmt = select(FETCHES.c.day, FETCHES.c.paper_count).where(FETCHES.c.day.between(since, until))
+        async with self.engine.connect() as conn:
+            return {row.day: row.paper_count for row in await conn.execute(stmt)}
+
+    async def latest_listed_day(self) -> dt.date | None:
+        async with self.engine.connect() as conn:
+            value = (await conn.execute(select(func.max(ENTRIES.c.day)))).scalar()
+        return value if isinstance(value, dt.date) else None
+
+    async def count_papers(self) -> int:
+        async with self.engine.connect() as conn:
+            return int((await conn.execute(select(func.count()).select_from(PAPERS))).scalar() or 0)
