@@ -201,6 +201,38 @@ def show(
     typer.echo("\n".join(detail_lines(found)))
 
 
+@app.command()
+def run() -> None:
+    """Start paperboy: fetch recent lists on first start, then answer searches typed here."""
+
+    async def work(core: Core) -> None:
+        if await core.store.count_papers() == 0:
+            today = core.ingestor.today()
+            days = days_in_range(today - dt.timedelta(days=6), today)
+            try:
+                report = await core.ingestor.fetch_days(days)
+                typer.echo(_summary(report))
+            except HFUnavailable as exc:
+                typer.echo(f"Hugging Face is unreachable ({exc}); searching what is stored.")
+        typer.echo("Type a search (Ctrl-D to quit).")
+        while True:
+            try:
+                line = await asyncio.to_thread(input, "search> ")
+            except EOFError:
+                return
+            try:
+                results = await core.search.search(parse_query(line))
+            except QueryError as exc:
+                typer.echo(str(exc))
+                continue
+            typer.echo("\n".join(map(search_line, results.papers)) or results.message or "")
+
+    try:
+        _run(work)
+    except KeyboardInterrupt:
+        typer.echo("")
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply database migrations (also done automatically on every start)."""

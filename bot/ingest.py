@@ -71,7 +71,8 @@ class Ingestor:
         async def one(day: dt.date) -> None:
             async with gate:
                 papers, skipped = await self._source.daily_papers(day)
-                tally.new += await self._store.record_daily_list(day, papers, now=self._now())
+                new = await self._store.record_daily_list(day, papers, now=self._now())
+            tally.new += new  # added after the await: `x += await f()` would lose updates
             tally.papers += len(papers)
             tally.skipped += skipped
             if not papers:

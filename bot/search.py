@@ -38,7 +38,7 @@ _TYPES: dict[str, Any] = {
     "candidates": Integer(),
 }
 NO_MATCH = "No papers match."
-NOTHING_TO_SEARCH = "Nothing to search for: use words, \"phrases\" or filters such as author:NAME."
+NOTHING_TO_SEARCH = 'Nothing to search for: use words, "phrases" or filters such as author:NAME.'
 ONLY_EXCLUSIONS = "Add a word to search for: -word only narrows a search."
 
 

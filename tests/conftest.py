@@ -1,0 +1,112 @@
+"""Shared fixtures: databases (SQLite always, PostgreSQL when configured) and the fake HF API."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.db import create_engine, upgrade
+from bot.source import HFSource
+from tests.fake_hf import FakeHF
+
+POSTGRES_URL = os.environ.get("PAPERBOY_TEST_POSTGRES_URL")
+BACKENDS = ["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"]
+NOW = dt.datetime(2025, 11, 21, 12, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test reads the developer's .env or real tokens, or writes to the working directory."""
+    for name in list(os.environ):
+        if name.startswith(("PAPERBOY_", "SLACK_", "DISCORD_")) or name == "HF_TOKEN":
+            if name != "PAPERBOY_TEST_POSTGRES_URL":
+                monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+async def _postgres_schema_url() -> tuple[str, Callable[[], Awaitable[None]]]:
+    """A fresh schema per test: isolated, and dropped afterwards."""
+    assert POSTGRES_URL
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_URL)
+    async with admin.begin() as conn:
+        await conn.execute(text(f"CREATE SCHEMA {schema}"))
+    separator = "&" if "?" in POSTGRES_URL else "?"
+    url = f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
+
+    async def drop() -> None:
+        async with admin.begin() as conn:
+            await conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        await admin.dispose()
+
+    return url, drop
+
+
+@pytest.fixture(params=BACKENDS)
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'paperboy.db'}"
+        return
+    url, drop = await _postgres_schema_url()
+    try:
+        yield url
+    finally:
+        await drop()
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(database_url)
+    await upgrade(engine)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+async def fake_hf() -> AsyncIterator[FakeHF]:
+    fake = FakeHF()
+    await fake.start()
+    try:
+        yield fake
+    finally:
+        await fake.stop()
+
+
+class RecordingSleep:
+    """Stands in for asyncio.sleep in the HF client: records the waits instead of waiting."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
+@pytest.fixture
+def recording_sleep() -> RecordingSleep:
+    return RecordingSleep()
+
+
+@pytest.fixture
+async def hf_source(fake_hf: FakeHF, recording_sleep: RecordingSleep) -> AsyncIterator[HFSource]:
+    source = HFSource(
+        base_url=fake_hf.url,
+        token="hf_test_token",
+        timeout=2.0,
+        retry_budget=30.0,
+        sleep=recording_sleep,
+        today=lambda: NOW.date(),
+    )
+    try:
+        yield source
+    finally:
+        await source.aclose()

@@ -1,0 +1,133 @@
+"""`paperboy` as a user runs it: a real subprocess against the fake HF API."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.fake_hf import FakeHF
+
+REQUIRED_KEYS = {"id", "title", "authors", "published", "upvotes", "url", "arxiv_url"}
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def run_cli(fake_hf: FakeHF, tmp_path: Path, database_url: str):  # type: ignore[no-untyped-def]
+    async def run(*args: str, env: dict[str, str] | None = None) -> Result:
+        environment = {
+            **os.environ,
+            "PAPERBOY_DATABASE_URL": database_url,
+            "PAPERBOY_HF_BASE_URL": fake_hf.url,
+            "PAPERBOY_HF_RETRY_BUDGET_SECONDS": "2",
+            **(env or {}),
+        }
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "adapters.cli",
+            *args,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=environment,
+            cwd=tmp_path,
+        )
+        out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+        assert process.returncode is not None
+        return Result(process.returncode, out.decode(), err.decode())
+
+    return run
+
+
+async def test_backfill_then_search_and_show(run_cli, fake_hf: FakeHF) -> None:  # type: ignore[no-untyped-def]
+    fetched = await run_cli("fetch", "--since", "2025-05-01", "--until", "2025-05-31")
+    assert fetched.code == 0, fetched.err
+    may = [i for d, items in fake_hf.days.items() if d.startswith("2025-05") for i in items]
+    assert f"Fetched 31 days: {len(may)} listings, {len(may)} new papers" in fetched.out
+    assert "without papers" in fetched.out  # weekends
+    assert len(fake_hf.requests_to("/api/daily_papers")) == 31
+
+    again = await run_cli("fetch", "--since", "2025-05-01", "--until", "2025-05-31")
+    assert f"{len(may)} listings, 0 new papers" in again.out
+
+    found = await run_cli("search", "learning", "from", "peers", "--json")
+    assert found.code == 0, found.err
+    hits = json.loads(found.out)
+    assert hits[0]["id"] == "2505.07787"
+    assert REQUIRED_KEYS <= hits[0].keys()
+    assert hits[0]["url"] == "https://huggingface.co/papers/2505.07787"
+    assert hits[0]["arxiv_url"] == "https://arxiv.org/abs/2505.07787"
+    assert isinstance(hits[0]["authors"], list) and hits[0]["published"] == "2025-05-12"
+
+    plain = await run_cli("search", "peers", "--limit", "1")
+    assert plain.out.startswith("2505.07787") and "Learning from Peers" in plain.out
+
+    shown = await run_cli("show", "https://arxiv.org/pdf/2505.07787v2")
+    assert shown.code == 0 and "Learning from Peers" in shown.out and "https://github.com/" in shown.out
+
+    none = await run_cli("search", "zzzzqqq")
+    assert none.code == 0 and "No papers match." in none.out
+
+
+async def test_show_fetches_unknown_papers_on_demand(run_cli, fake_hf: FakeHF) -> None:  # type: ignore[no-untyped-def]
+    shown = await run_cli("show", "2512.06421", "--json")
+    assert shown.code == 0, shown.err
+    assert json.loads(shown.out)[0]["id"] == "2512.06421"
+    assert len(fake_hf.requests_to("/api/papers/")) == 1
+    stored = await run_cli("search", "author:" + json.loads(shown.out)[0]["authors"][0].split()[-1], "--json")
+    assert "2512.06421" in [hit["id"] for hit in json.loads(stored.out)]
+    await run_cli("show", "2512.06421")
+    assert len(fake_hf.requests_to("/api/papers/")) == 1  # served from the store the second time
+
+
+async def test_exit_codes_and_messages(run_cli) -> None:  # type: ignore[no-untyped-def]
+    missing = await run_cli("show", "2505.99999")
+    assert missing.code == 1 and "2505.99999 was not found on Hugging Face" in missing.err
+    bad_id = await run_cli("show", "not-a-paper")
+    assert bad_id.code == 2 and "not an arXiv id" in bad_id.err
+    too_long = await run_cli("search", "x" * 10_000)
+    assert too_long.code == 2 and "Query too long" in too_long.err
+    future = await run_cli("fetch", "--date", "2999-01-01")
+    assert future.code == 2 and "future" in future.err
+    bad_date = await run_cli("fetch", "--since", "last week")
+    assert bad_date.code == 2 and "--since needs a date" in bad_date.err
+    usage = await run_cli("search", "x", "--limit", "0")
+    assert usage.code == 2
+
+
+async def test_outage_gives_one_clear_line_and_never_leaks_the_token(run_cli) -> None:  # type: ignore[no-untyped-def]
+    down = await run_cli(
+        "fetch",
+        "--date",
+        "2025-05-13",
+        env={
+            "PAPERBOY_HF_BASE_URL": "http://127.0.0.1:9",
+            "HF_TOKEN": "hf_supersecret",
+            "PAPERBOY_LOG_LEVEL": "DEBUG",
+        },
+    )
+    assert down.code == 1
+    assert "Hugging Face is unavailable" in down.err and "127.0.0.1:9/api/daily_papers" in down.err
+    assert "Traceback" not in down.err
+    assert "hf_supersecret" not in down.out + down.err
+
+
+async def test_db_upgrade_reports_the_revision(run_cli) -> None:  # type: ignore[no-untyped-def]
+    upgraded = await run_cli("db", "upgrade")
+    assert upgraded.code == 0 and "revision 0001" in upgraded.out
+
+
+async def test_bad_settings_are_reported_once(run_cli) -> None:  # type: ignore[no-untyped-def]
+    bad = await run_cli("search", "x", env={"PAPERBOY_DATABASE_URL": "mysql://nope"})
+    assert bad.code == 2 and "PAPERBOY_DATABASE_URL" in bad.err and "Traceback" not in bad.err

@@ -1,0 +1,34 @@
+"""Migrations run on every start; running them again never loses data."""
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.db import create_engine, current_revision, upgrade
+from bot.hf_parse import parse_daily_items
+from bot.store import PaperStore
+from tests.conftest import NOW
+from tests.fake_hf import load_sample
+
+
+async def test_upgrade_from_empty_then_again_keeps_data(database_url: str) -> None:
+    engine: AsyncEngine = create_engine(database_url)
+    try:
+        await upgrade(engine)
+        papers, _ = parse_daily_items(load_sample(), source="sample")
+        await PaperStore(engine).upsert_papers(papers, now=NOW)
+        await upgrade(engine)
+        assert await current_revision(engine) == "0001"
+        assert await PaperStore(engine).count_papers() == 60
+    finally:
+        await engine.dispose()
+
+
+async def test_sqlite_uses_wal_for_concurrent_processes(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    engine = create_engine(f"sqlite:///{tmp_path / 'wal.db'}")
+    try:
+        await upgrade(engine)
+        async with engine.connect() as conn:
+            mode = (await conn.exec_driver_sql("PRAGMA journal_mode")).scalar()
+            timeout = (await conn.exec_driver_sql("PRAGMA busy_timeout")).scalar()
+        assert mode == "wal" and timeout and int(timeout) >= 5000
+    finally:
+        await engine.dispose()

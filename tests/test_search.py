@@ -1,0 +1,180 @@
+"""Search on SQLite (FTS5) and PostgreSQL (tsvector): ranking, filters and hostile input."""
+
+import dataclasses
+import datetime as dt
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.hf_parse import parse_daily_items
+from bot.query import QueryError, parse_query
+from bot.search import NO_MATCH, ONLY_EXCLUSIONS, PaperSearch
+from bot.store import PaperStore
+from bot.types import Paper
+from tests.conftest import NOW
+from tests.fake_hf import load_sample
+
+
+def paper(pid: str, title: str, **fields: object) -> Paper:
+    base = Paper(id=pid, title=title, abstract=str(fields.pop("abstract", "")), published=dt.date(2025, 1, 1))
+    return dataclasses.replace(base, **fields)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def search(engine: AsyncEngine) -> PaperSearch:
+    papers, _ = parse_daily_items(load_sample(), source="sample")
+    await PaperStore(engine).upsert_papers(papers, now=NOW)
+    return PaperSearch(engine)
+
+
+async def ids(search: PaperSearch, text: str, limit: int = 10) -> list[str]:
+    return [p.id for p in (await search.search(parse_query(text), limit=limit)).papers]
+
+
+async def test_all_words_must_match(search: PaperSearch) -> None:
+    found = await search.search(parse_query("reasoning language"), limit=50)
+    assert found.papers
+    for p in found.papers:
+        text = f"{p.title} {p.abstract} {' '.join(p.ai_keywords)}".lower()
+        assert "reason" in text and "languag" in text
+
+
+async def test_title_outranks_abstract_and_ties_break_by_recency(engine: AsyncEngine) -> None:
+    store = PaperStore(engine)
+    await store.upsert_papers(
+        [
+            paper("2501.00001", "Something else", abstract="A note on zebrafish in passing."),
+            paper("2501.00002", "Zebrafish swimming", abstract="We study fish."),
+            paper("2502.00003", "Old news", abstract="zebra crossings", published=dt.date(2024, 1, 1)),
+            paper("2503.00004", "Twin A", abstract="quokka", published=dt.date(2025, 3, 1)),
+            paper("2503.00005", "Twin B", abstract="quokka", published=dt.date(2025, 3, 9)),
+        ],
+        now=NOW,
+    )
+    search = PaperSearch(engine)
+    assert (await ids(search, "zebrafish"))[0] == "2501.00002"
+    assert await ids(search, "quokka") == ["2503.00005", "2503.00004"]
+
+
+async def test_phrase_exclusion_and_filters(engine: AsyncEngine) -> None:
+    store = PaperStore(engine)
+    await store.upsert_papers(
+        [
+            paper(
+                "2501.00001",
+                "Video generation with diffusion",
+                authors=("Ada Lovelace",),
+                organization="NVIDIA",
+                organization_slug="nvidia",
+                github_repo="https://github.com/a/b",
+                published=dt.date(2025, 1, 20),
+            ),
+            paper(
+                "2406.00002",
+                "Generation of video by diffusion: a survey",
+                authors=("Alan Turing",),
+                published=dt.date(2024, 6, 3),
+            ),
+            paper(
+                "2409.00003",
+                "Diffusion for video generation",
+                authors=("Ada Byron",),
+                published=dt.date(2024, 9, 3),
+            ),
+        ],
+        now=NOW,
+    )
+    search = PaperSearch(engine)
+    assert set(await ids(search, '"video generation"')) == {"2501.00001", "2409.00003"}
+    assert "2406.00002" not in await ids(search, "diffusion -survey")
+    assert await ids(search, "diffusion author:lovelace") == ["2501.00001"]
+    assert await ids(search, 'author:"ada byron"') == ["2409.00003"]
+    assert await ids(search, "diffusion org:nvidia") == ["2501.00001"]
+    assert await ids(search, "diffusion has:code") == ["2501.00001"]
+    assert await ids(search, "diffusion since:2024-07-01 until:2024-12-31") == ["2409.00003"]
+    assert await ids(search, "until:2024-06-30") == ["2406.00002"]
+    assert await ids(search, "since:2024-07-01") == ["2501.00001", "2409.00003"]
+
+
+async def test_a_date_range_older_than_the_candidate_cap_still_finds_its_papers(engine: AsyncEngine) -> None:
+    store = PaperStore(engine)
+    recent = [paper(f"2510.{n:05d}", f"Common word {n}", published=dt.date(2025, 10, 2)) for n in range(30)]
+    old = paper("2401.00001", "Common word old", published=dt.date(2024, 1, 15))
+    await store.upsert_papers([*recent, old], now=NOW)
+    search = PaperSearch(engine, candidate_cap=10)
+    broad = await search.search(parse_query("common"), limit=5)
+    assert broad.truncated_candidates and all(p.id.startswith("2510.") for p in broad.papers)
+    assert await ids(search, "common until:2024-12-31") == ["2401.00001"]
+
+
+HOSTILE = [
+    '"',
+    '""',
+    "'",
+    "NOT",
+    "AND OR NEAR(",
+    "*",
+    "^",
+    ":",
+    "-",
+    "+",
+    "( )",
+    "multi-agent",
+    "don't",
+    "@x",
+    "a=b",
+    "50%",
+    "x\\y",
+    "' OR 1=1 --",
+    "%",
+    "_",
+    "%s {0} NaN",
+    "🤖",
+    "👩‍💻",
+    "模型",
+    "\x00",
+    "\u200b",
+    "\u202e",
+    "title:x",
+    "authors_text:x",
+    "{title}: x",
+    "paper_fts MATCH 'x'",
+    "); DROP TABLE papers; --",
+    "<@123> @everyone",
+    "x" * 500,
+    "-",
+    "--",
+    '-""',
+    "author:",
+    'org:"',
+    "since:",
+    "has:",
+]
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+async def test_any_text_gives_results_or_a_message_never_an_error(search: PaperSearch, text: str) -> None:
+    try:
+        query = parse_query(text)
+    except QueryError as exc:
+        answer = str(exc)
+    else:
+        result = await search.search(query)
+        answer = result.message or "\n".join(p.title for p in result.papers)
+    assert answer
+
+
+async def test_hostile_text_is_data_not_syntax(search: PaperSearch) -> None:
+    assert (await search.search(parse_query("); DROP TABLE papers; --"))).message == NO_MATCH
+    assert len(await ids(search, "reasoning", limit=100)) > 0
+    assert (await search.search(parse_query("-survey"))).message == ONLY_EXCLUSIONS
+
+
+async def test_multi_agent_matches_the_hyphenated_phrase(search: PaperSearch) -> None:
+    found = (await search.search(parse_query("multi-agent"), limit=20)).papers
+    assert found and all("multi" in f"{p.title} {p.abstract}".lower() for p in found)
+
+
+async def test_query_too_long_is_refused_before_the_database() -> None:
+    with pytest.raises(QueryError, match="too long"):
+        parse_query("transformer " * 1000)

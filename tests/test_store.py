@@ -1,0 +1,113 @@
+"""Store and ingest on SQLite and (when configured) PostgreSQL."""
+
+import dataclasses
+import datetime as dt
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.hf_parse import parse_daily_items
+from bot.ingest import Ingestor
+from bot.source import HFSource, HFUnavailable
+from bot.store import PaperStore
+from bot.types import Paper
+from tests.conftest import NOW
+from tests.fake_hf import FakeHF, Fault, load_sample
+
+
+def sample_papers() -> list[Paper]:
+    papers, _ = parse_daily_items(load_sample(), source="sample")
+    return papers
+
+
+async def test_upsert_is_idempotent_and_refreshes_counts(engine: AsyncEngine) -> None:
+    store = PaperStore(engine)
+    papers = sample_papers()
+    assert await store.upsert_papers(papers, now=NOW) == 60
+    later = NOW + dt.timedelta(hours=3)
+    bumped = [dataclasses.replace(p, upvotes=p.upvotes + 5, comments=9, github_stars=42) for p in papers[:5]]
+    assert await store.upsert_papers(bumped, now=later) == 0
+    assert await store.count_papers() == 60
+    refreshed = await store.get_paper(papers[0].id)
+    assert refreshed is not None
+    assert refreshed.upvotes == papers[0].upvotes + 5
+    assert refreshed.comments == 9 and refreshed.github_stars == 42
+    assert refreshed.first_seen == NOW and refreshed.last_refreshed == later
+
+
+async def test_round_trip_keeps_every_field(engine: AsyncEngine) -> None:
+    store = PaperStore(engine)
+    paper = next(p for p in sample_papers() if p.id == "2505.07787")
+    await store.upsert_papers([paper], now=NOW)
+    stored = await store.get_paper("2505.07787")
+    assert stored == dataclasses.replace(paper, first_seen=NOW, last_refreshed=NOW)
+
+
+async def test_a_sparse_refresh_does_not_blank_known_fields(engine: AsyncEngine) -> None:
+    store = PaperStore(engine)
+    paper = next(p for p in sample_papers() if p.id == "2505.07787")
+    await store.upsert_papers([paper], now=NOW)
+    sparse = dataclasses.replace(paper, github_repo=None, project_page=None, comments=0, upvotes=999)
+    await store.upsert_papers([sparse], now=NOW, with_comments=False)
+    stored = await store.get_paper("2505.07787")
+    assert stored is not None
+    assert stored.github_repo == paper.github_repo and stored.project_page == paper.project_page
+    assert stored.comments == paper.comments and stored.upvotes == 999
+
+
+async def test_daily_list_keeps_rank_and_replaces_membership(engine: AsyncEngine) -> None:
+    store = PaperStore(engine)
+    papers = sample_papers()
+    day = dt.date(2025, 5, 13)
+    await store.record_daily_list(day, papers[:4], now=NOW)
+    await store.record_daily_list(day, [papers[2], papers[0], papers[5]], now=NOW)
+    listed = await store.daily_list(day)
+    assert [p.id for p in listed.papers] == [papers[2].id, papers[0].id, papers[5].id]
+    assert await store.fetched_days(day, day) == {day: 3}
+    assert await store.latest_listed_day() == day
+
+
+async def test_ingest_a_range_twice_leaves_one_row_per_paper(
+    engine: AsyncEngine, hf_source: HFSource, fake_hf: FakeHF
+) -> None:
+    store = PaperStore(engine)
+    ingestor = Ingestor(source=hf_source, store=store, now=lambda: NOW)
+    since, until = ingestor.clamp(dt.date(2025, 1, 1), None)
+    days = [since + dt.timedelta(days=n) for n in range((until - since).days + 1)]
+    first = await ingestor.fetch_days(days)
+    expected = {
+        i["paper"]["id"]
+        for d, items in fake_hf.days.items()
+        for i in items
+        if "2025-01-01" <= d <= "2025-11-21"
+    }
+    assert first.new_papers == len(expected) and first.papers == len(expected)
+    assert dt.date(2025, 5, 17) in first.empty_days  # a Saturday
+    second = await ingestor.fetch_days(days)
+    assert second.new_papers == 0 and second.papers == first.papers
+    async with engine.connect() as conn:
+        rows = (await conn.execute(text("SELECT count(*), count(DISTINCT id) FROM papers"))).one()
+        entries = (await conn.execute(text("SELECT count(*) FROM daily_entries"))).scalar()
+    assert rows == (len(expected), len(expected))
+    assert entries == len(expected)
+
+
+async def test_an_outage_midway_keeps_fetched_days_and_a_rerun_completes(
+    engine: AsyncEngine, fake_hf: FakeHF, recording_sleep: object
+) -> None:
+    store = PaperStore(engine)
+    source = HFSource(base_url=fake_hf.url, retry_budget=1, sleep=recording_sleep, today=lambda: NOW.date())  # type: ignore[arg-type]
+    ingestor = Ingestor(source=source, store=store, now=lambda: NOW)
+    days = [dt.date(2025, 5, 13), dt.date(2025, 5, 19), dt.date(2025, 5, 20)]
+    try:
+        await ingestor.fetch_days(days[:1])
+        fake_hf.fail_next(*[Fault(503)] * 30)
+        with pytest.raises(HFUnavailable, match="503"):
+            await ingestor.fetch_days(days[1:])
+        fake_hf.faults.clear()
+        report = await ingestor.fetch_days(days)
+    finally:
+        await source.aclose()
+    assert report.papers == 5
+    assert await store.count_papers() == 5
