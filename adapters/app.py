@@ -1,4 +1,4 @@
-"""The composition root: builds the core's parts from the settings and wires them together."""
+"""The composition root: builds every part from the settings and wires them together."""
 
 from __future__ import annotations
 
@@ -11,10 +11,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import Settings
 from bot.db import create_engine, upgrade
+from bot.deliveries import DeliveryLedger
+from bot.follows import SavedSearches
 from bot.ingest import Ingestor
+from bot.paperbot import PaperBot
+from bot.ports import Clock, SystemClock
+from bot.scheduling import Scheduler
 from bot.search import PaperSearch
 from bot.source import HFSource
 from bot.store import PaperStore
+from bot.subscriptions import SubscriptionStore
+from bot.votes import VoteBook, load_vote_key
 
 
 @dataclass(frozen=True)
@@ -25,29 +32,45 @@ class Core:
     search: PaperSearch
     source: HFSource
     ingestor: Ingestor
+    bot: PaperBot
 
 
 @asynccontextmanager
-async def build_core(settings: Settings, *, migrate: bool = True) -> AsyncIterator[Core]:
+async def build_core(
+    settings: Settings, *, clock: Clock | None = None, migrate: bool = True
+) -> AsyncIterator[Core]:
+    clock = clock or SystemClock()
     engine = create_engine(settings.database_url)
     source = HFSource(
         base_url=settings.hf_base_url,
         token=settings.hf_token.get_secret_value() if settings.hf_token else None,
         timeout=settings.hf_timeout_seconds,
         retry_budget=settings.hf_retry_budget_seconds,
+        today=lambda: clock.now().date(),
     )
     try:
         if migrate:
             await upgrade(engine)
         store = PaperStore(engine)
-        yield Core(
-            settings=settings,
-            engine=engine,
+        search = PaperSearch(engine)
+        ingestor = Ingestor(source=source, store=store, now=clock.now)
+        secret = settings.vote_secret.get_secret_value() if settings.vote_secret else None
+        bot = PaperBot(
             store=store,
-            search=PaperSearch(engine),
+            search=search,
             source=source,
-            ingestor=Ingestor(source=source, store=store),
+            ingestor=ingestor,
+            subscriptions=SubscriptionStore(engine),
+            ledger=DeliveryLedger(engine),
+            votes=VoteBook(engine, key=await load_vote_key(engine, secret)),
+            follows=SavedSearches(engine, search),
+            clock=clock,
+            scheduler=Scheduler(),
+            vote_emoji=settings.vote_emojis(),
+            down_emoji=settings.down_emojis(),
+            refresh_minutes=settings.refresh_minutes,
         )
+        yield Core(settings, engine, store, search, source, ingestor, bot)
     finally:
         await source.aclose()
         await engine.dispose()
@@ -58,3 +81,11 @@ def configure_logging(level: str) -> None:
     # httpx logs every request URL at INFO; ours say what matters.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+
+def wanted_adapters(settings: Settings) -> list[str]:
+    """Adapters `paperboy run` starts: PAPERBOY_ADAPTERS, else those with credentials, else console."""
+    if settings.adapters:
+        return list(settings.adapters.split(","))
+    return ["console"]

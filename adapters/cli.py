@@ -14,7 +14,8 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from adapters.app import Core, build_core, configure_logging
+from adapters.app import Core, build_core, configure_logging, wanted_adapters
+from adapters.console.adapter import ConsoleAdapter, stdin_lines
 from bot.config import Settings
 from bot.db import current_revision, upgrade
 from bot.ids import InvalidPaperId, normalize_paper_id
@@ -35,6 +36,8 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+digest_app = typer.Typer(help="Digests.", no_args_is_help=True)
+app.add_typer(digest_app, name="digest")
 
 T = TypeVar("T")
 
@@ -46,7 +49,7 @@ def _settings() -> Settings:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         typer.echo(f"paperboy: bad settings: {problems}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level or "WARNING")
     return settings
 
 
@@ -184,8 +187,7 @@ def show(
         fetched = await core.source.paper(paper_id)
         if fetched is None:
             return None
-        await core.store.upsert_papers([fetched], now=core.ingestor.now(), with_comments=False)
-        return await core.store.get_paper(paper_id)
+        return await core.bot.fetch_paper(paper_id)
 
     try:
         found = _run(work)
@@ -203,34 +205,77 @@ def show(
 
 @app.command()
 def run() -> None:
-    """Start paperboy: fetch recent lists on first start, then answer searches typed here."""
+    """Start the bot: the scheduler plus the adapters whose credentials are set (console by default)."""
+    settings = _settings()
+    adapters = wanted_adapters(settings)
 
-    async def work(core: Core) -> None:
-        if await core.store.count_papers() == 0:
-            today = core.ingestor.today()
-            days = days_in_range(today - dt.timedelta(days=6), today)
+    async def main() -> None:
+        async with build_core(settings) as core:
+            console = ConsoleAdapter(core.bot, out=sys.stdout, user=settings.console_user)
+            core.bot.announce = console.announce
+            core.bot.attach(console)
+            await core.bot.start()
             try:
-                report = await core.ingestor.fetch_days(days)
-                typer.echo(_summary(report))
-            except HFUnavailable as exc:
-                typer.echo(f"Hugging Face is unreachable ({exc}); searching what is stored.")
-        typer.echo("Type a search (Ctrl-D to quit).")
-        while True:
-            try:
-                line = await asyncio.to_thread(input, "search> ")
-            except EOFError:
-                return
-            try:
-                results = await core.search.search(parse_query(line))
-            except QueryError as exc:
-                typer.echo(str(exc))
-                continue
-            typer.echo("\n".join(map(search_line, results.papers)) or results.message or "")
+                await console.run(stdin_lines())
+            finally:
+                await core.bot.stop()
 
+    if adapters != ["console"]:
+        raise _fail(f"paperboy run: adapters {', '.join(adapters)} are not available yet.", EXIT_USAGE)
     try:
-        _run(work)
+        asyncio.run(main())
     except KeyboardInterrupt:
         typer.echo("")
+
+
+@digest_app.command("post")
+def digest_post(
+    platform: Annotated[str, typer.Option("--platform", help="console, slack or discord.")],
+    channel: Annotated[str, typer.Option("--channel", help="The subscribed channel's id.")],
+    date: Annotated[
+        str | None, typer.Option("--date", help="The list's UTC day; default: newest closed.")
+    ] = None,
+) -> None:
+    """Post a channel's digest now (idempotent: a digest already posted is not posted again)."""
+    day = _parse_day(date, "--date")
+    settings = _settings()
+
+    async def main() -> str:
+        async with build_core(settings) as core:
+            subs = await core.bot.subscriptions.find(platform, channel)
+            if not subs:
+                raise _fail(
+                    f"No digest subscription for {platform} channel {channel}; "
+                    "subscribe it with /paper digest here.",
+                    EXIT_NOT_FOUND,
+                )
+            if platform != "console":
+                raise _fail(f"The {platform} adapter is not available yet.", EXIT_USAGE)
+            core.bot.attach(ConsoleAdapter(core.bot, out=sys.stdout, user=settings.console_user))
+            outcome = await core.bot.post_digest(subs[0].channel, day=day)
+            return outcome.note
+
+    typer.echo(asyncio.run(main()), err=True)
+
+
+@app.command()
+def channels() -> None:
+    """List the channels with a daily digest."""
+
+    async def work(core: Core) -> list[str]:
+        lines = []
+        for sub in await core.bot.subscriptions.all():
+            c = sub.channel
+            state = f"paused: {sub.paused_reason}" if sub.paused_reason else "active"
+            last = f"last posted {sub.last_posted_day}" if sub.last_posted_day else "not posted yet"
+            lines.append(
+                f"{c.platform}\t{c.community}\t{c.channel}\t{sub.post_time:%H:%M} {sub.timezone}"
+                f"\ttop {sub.size}\t{state}\t{last}"
+            )
+        return lines
+
+    lines = _run(work)
+    typer.echo("\n".join(lines) if lines else "No channel has a digest yet.")
 
 
 @db_app.command("upgrade")

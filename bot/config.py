@@ -39,7 +39,26 @@ class Settings(BaseSettings):
         gt=0,
         validation_alias=AliasChoices("PAPERBOY_HF_TIMEOUT_SECONDS", "hf_timeout_seconds"),
     )
-    log_level: str = Field(default="INFO", validation_alias=AliasChoices("PAPERBOY_LOG_LEVEL", "log_level"))
+    # Unset: warnings only for the console and CLI; servers log at INFO.
+    log_level: str | None = Field(
+        default=None, validation_alias=AliasChoices("PAPERBOY_LOG_LEVEL", "log_level")
+    )
+    # Reactions that count as a vote (comma-separated) and as "not interested".
+    vote_emoji: str = Field(default="👍", validation_alias=AliasChoices("PAPERBOY_VOTE_EMOJI", "vote_emoji"))
+    down_emoji: str = Field(default="👎", validation_alias=AliasChoices("PAPERBOY_DOWN_EMOJI", "down_emoji"))
+    # Key for hashing user ids in votes; generated into the database on first start when unset.
+    vote_secret: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("PAPERBOY_VOTE_SECRET", "vote_secret")
+    )
+    refresh_minutes: float = Field(
+        default=30, gt=0, validation_alias=AliasChoices("PAPERBOY_REFRESH_MINUTES", "refresh_minutes")
+    )
+    # Which adapters `paperboy run` starts: console, slack, discord (comma-separated).
+    # Unset: the ones whose credentials are set, or the console when none are.
+    adapters: str | None = Field(default=None, validation_alias=AliasChoices("PAPERBOY_ADAPTERS", "adapters"))
+    console_user: str = Field(
+        default="you", validation_alias=AliasChoices("PAPERBOY_CONSOLE_USER", "console_user")
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -57,8 +76,27 @@ class Settings(BaseSettings):
 
     @field_validator("log_level")
     @classmethod
-    def _level(cls, value: str) -> str:
+    def _level(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         level = value.upper()
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ValueError("PAPERBOY_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
         return level
+
+    @field_validator("adapters")
+    @classmethod
+    def _adapters(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        names = [name.strip().lower() for name in value.split(",") if name.strip()]
+        unknown = sorted(set(names) - {"console", "slack", "discord"})
+        if unknown or not names:
+            raise ValueError("PAPERBOY_ADAPTERS takes console, slack and/or discord, comma-separated")
+        return ",".join(names)
+
+    def vote_emojis(self) -> frozenset[str]:
+        return frozenset(e.strip() for e in self.vote_emoji.split(",") if e.strip())
+
+    def down_emojis(self) -> frozenset[str]:
+        return frozenset(e.strip() for e in self.down_emoji.split(",") if e.strip())

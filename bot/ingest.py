@@ -22,7 +22,9 @@ class PaperSource(Protocol):
 
 
 class DailyListStore(Protocol):
-    async def record_daily_list(self, day: dt.date, papers: Sequence[Paper], *, now: dt.datetime) -> int: ...
+    async def record_daily_list(
+        self, day: dt.date, papers: Sequence[Paper], *, now: dt.datetime
+    ) -> list[str]: ...
 
 
 Now = Callable[[], dt.datetime]
@@ -40,7 +42,7 @@ def days_in_range(since: dt.date, until: dt.date) -> list[dt.date]:
 @dataclass
 class _Tally:
     papers: int = 0
-    new: int = 0
+    new: list[str] = field(default_factory=list)
     skipped: int = 0
     empty: list[dt.date] = field(default_factory=list)
 
@@ -90,7 +92,8 @@ class Ingestor:
         return FetchReport(
             days=len(days),
             papers=tally.papers,
-            new_papers=tally.new,
+            new_papers=len(tally.new),
+            new_paper_ids=tuple(tally.new),
             empty_days=tuple(sorted(tally.empty)),
             skipped_items=tally.skipped,
         )

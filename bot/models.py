@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Text, TypeDecorator
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Text, TypeDecorator, UniqueConstraint
 from sqlalchemy.engine import Dialect
 from sqlmodel import Field, SQLModel
 
@@ -81,3 +81,112 @@ class DailyFetchRow(SQLModel, table=True):
     day: dt.date = Field(primary_key=True)
     paper_count: int
     fetched_at: dt.datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+
+
+class SubscriptionRow(SQLModel, table=True):
+    """A channel's daily digest: when, where, how many, which papers."""
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (UniqueConstraint("platform", "community", "channel", name="uq_subscription_channel"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=32)
+    community: str = Field(max_length=128)
+    channel: str = Field(max_length=128)
+    post_time: str = Field(default="09:00", max_length=5)  # local HH:MM
+    timezone: str = Field(default="UTC", max_length=64)  # IANA name
+    size: int = 10
+    min_upvotes: int = 0
+    include_keywords: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    exclude_keywords: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    threaded: bool = True
+    paused_reason: str | None = Field(default=None, sa_column=Column(Text))
+    last_posted_day: dt.date | None = None
+    last_posted_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    last_run_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    last_note: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: dt.datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+
+
+class DeliveryRow(SQLModel, table=True):
+    """One message of a digest or recap, claimed before it is sent (exactly-once posting).
+
+    The unique key is (platform, community, channel, digest_day, kind, paper_id); the header and
+    the recap use paper_id "" so that they are claimed like papers.
+    """
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint(
+            "platform", "community", "channel", "digest_day", "kind", "paper_id", name="uq_delivery"
+        ),
+        Index("ix_deliveries_message", "platform", "channel", "message_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=32)
+    community: str = Field(max_length=128)
+    channel: str = Field(max_length=128)
+    digest_day: dt.date
+    kind: str = Field(max_length=16)
+    paper_id: str = Field(default="", max_length=64)
+    position: int = 0
+    message_id: str | None = Field(default=None, max_length=128)
+    thread_id: str | None = Field(default=None, max_length=128)
+    claimed_by: str = Field(max_length=64)
+    claimed_at: dt.datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    sent_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+
+
+class ReactionRow(SQLModel, table=True):
+    """A vote reaction on a paper message; a user's vote is any such row in the community."""
+
+    __tablename__ = "reactions"
+    __table_args__ = (
+        UniqueConstraint("platform", "channel", "message_id", "user_hash", "kind", name="uq_reaction"),
+        Index("ix_reactions_tally", "platform", "community", "kind", "paper_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=32)
+    community: str = Field(max_length=128)
+    channel: str = Field(max_length=128)
+    message_id: str = Field(max_length=128)
+    paper_id: str = Field(max_length=64)
+    digest_day: dt.date
+    user_hash: str = Field(max_length=64)  # HMAC of the user id: raw ids are never stored
+    kind: str = Field(max_length=8)  # "up" or "down"
+    created_at: dt.datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+
+
+class SavedSearchRow(SQLModel, table=True):
+    """`/paper follow QUERY`. The raw user id is kept here because alerts are DMs to it."""
+
+    __tablename__ = "saved_searches"
+    __table_args__ = (Index("ix_saved_searches_user", "platform", "community", "user_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=32)
+    community: str = Field(max_length=128)
+    user_id: str = Field(max_length=128)
+    query: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: dt.datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+
+
+class SavedSearchHitRow(SQLModel, table=True):
+    """A paper already sent for a saved search: alerts go out at most once per paper."""
+
+    __tablename__ = "saved_search_hits"
+
+    saved_search_id: int = Field(primary_key=True, foreign_key="saved_searches.id", ondelete="CASCADE")
+    paper_id: str = Field(primary_key=True, max_length=64)
+    notified_at: dt.datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+
+
+class AppSecretRow(SQLModel, table=True):
+    """Secrets the bot generates for itself on first start (the vote-hashing key)."""
+
+    __tablename__ = "app_secrets"
+
+    name: str = Field(primary_key=True, max_length=64)
+    value: str = Field(sa_column=Column(Text, nullable=False))

@@ -10,11 +10,13 @@ finds its papers; has:code is applied to the candidates.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import JSON, Date, Integer, text
+from sqlalchemy import JSON, Date, Integer, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.ids import arxiv_order
 from bot.models import UTCDateTime
 from bot.query import SearchQuery, to_fts5, to_websearch
 from bot.store import row_to_paper
@@ -52,18 +54,28 @@ class PaperSearch:
         self.engine = engine
         self.candidate_cap = candidate_cap
 
-    async def search(self, query: SearchQuery, *, limit: int = 10) -> SearchResults:
+    async def search(
+        self, query: SearchQuery, *, limit: int = 10, among: Sequence[str] | None = None
+    ) -> SearchResults:
+        """Best matches first. `among` restricts the search to these paper ids (alerts)."""
         limit = max(1, min(limit, MAX_LIMIT))
+        if among is not None and not among:
+            return SearchResults(message=NO_MATCH)
         if query.is_empty:
             return SearchResults(message=NOTHING_TO_SEARCH)
         if not query.has_text and query.excluded:
             return SearchResults(message=ONLY_EXCLUSIONS)
         if self.engine.dialect.name == "sqlite":
-            sql, params = self._sqlite(query, limit)
+            sql, params = self._sqlite(query, limit, among)
         else:
-            sql, params = self._postgres(query, limit)
+            sql, params = self._postgres(query, limit, among)
+        statement = text(sql).columns(**_TYPES)
+        if among is not None:
+            statement = statement.bindparams(bindparam("among", expanding=True))
+            if self.engine.dialect.name == "sqlite" and query.has_text:
+                statement = statement.bindparams(bindparam("among_seq", expanding=True))
         async with self.engine.connect() as conn:
-            rows = (await conn.execute(text(sql).columns(**_TYPES), params)).all()
+            rows = (await conn.execute(statement, params)).all()
         truncated = bool(rows) and rows[0]._mapping["candidates"] >= self.candidate_cap
         papers = tuple(row_to_paper(row) for row in rows)
         return SearchResults(
@@ -84,9 +96,14 @@ class PaperSearch:
             where.append("p.github_repo IS NOT NULL")
         return where
 
-    def _sqlite(self, query: SearchQuery, limit: int) -> tuple[str, dict[str, Any]]:
+    def _sqlite(
+        self, query: SearchQuery, limit: int, among: Sequence[str] | None
+    ) -> tuple[str, dict[str, Any]]:
         params: dict[str, Any] = {"limit": limit, "cap": self.candidate_cap}
         outer = self._filters(query, params)
+        if among is not None:
+            outer.append("p.id IN :among")
+            params["among"] = list(among)
         if not query.has_text:
             where = " AND ".join(outer) or "1=1"
             sql = (
@@ -96,6 +113,9 @@ class PaperSearch:
             return sql, params
         inner = ["paper_fts MATCH :match"]
         params["match"] = to_fts5(query)
+        if among is not None:
+            inner.append("rowid IN :among_seq")
+            params["among_seq"] = [arxiv_order(paper_id) for paper_id in among]
         # Row ids are arXiv order, year and month first; a month of slack on each side covers
         # papers whose id month and publication date straddle a month boundary.
         if query.since:
@@ -116,9 +136,14 @@ class PaperSearch:
         )
         return sql, params
 
-    def _postgres(self, query: SearchQuery, limit: int) -> tuple[str, dict[str, Any]]:
+    def _postgres(
+        self, query: SearchQuery, limit: int, among: Sequence[str] | None
+    ) -> tuple[str, dict[str, Any]]:
         params: dict[str, Any] = {"limit": limit, "cap": self.candidate_cap}
         where = self._filters(query, params)
+        if among is not None:
+            where.append("p.id IN :among")
+            params["among"] = list(among)
         websearch = to_websearch(query)
         if websearch:
             where.append("p.search_tsv @@ websearch_to_tsquery('english', :ws)")

@@ -110,16 +110,16 @@ class PaperStore:
         if not unique:
             return 0
         async with self.engine.begin() as conn:
-            return await self._upsert(conn, unique, now=now, with_comments=with_comments)
+            return len(await self._upsert(conn, unique, now=now, with_comments=with_comments))
 
     async def _upsert(
         self, conn: AsyncConnection, papers: Sequence[Paper], *, now: dt.datetime, with_comments: bool
-    ) -> int:
-        new = 0
+    ) -> list[str]:
+        new: list[str] = []
         for chunk in _chunks(papers):
             ids = [paper.id for paper in chunk]
             known = set((await conn.execute(select(PAPERS.c.id).where(PAPERS.c.id.in_(ids)))).scalars())
-            new += len(set(ids) - known)
+            new += [paper_id for paper_id in ids if paper_id not in known]
             stmt = self._insert(PAPERS)
             excluded = stmt.excluded
             updates: dict[str, Any] = {
@@ -144,8 +144,10 @@ class PaperStore:
             await conn.execute(stmt, [paper_to_values(paper, now) for paper in chunk])
         return new
 
-    async def record_daily_list(self, day: dt.date, papers: Sequence[Paper], *, now: dt.datetime) -> int:
-        """Store `day`'s complete list in HF order; returns how many papers were new."""
+    async def record_daily_list(
+        self, day: dt.date, papers: Sequence[Paper], *, now: dt.datetime
+    ) -> list[str]:
+        """Store `day`'s complete list in HF order; returns the ids of papers new to the store."""
         unique = list({paper.id: paper for paper in papers}.values())
         async with self.engine.begin() as conn:
             new = await self._upsert(conn, unique, now=now, with_comments=True)

@@ -69,3 +69,115 @@ class FetchReport:
     new_papers: int = 0
     empty_days: tuple[dt.date, ...] = ()
     skipped_items: int = 0
+    new_paper_ids: tuple[str, ...] = ()
+
+
+# --- chat vocabulary: what adapters translate to and from -----------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelRef:
+    """A place to post: platform ("slack", "discord", "console"), community (Slack workspace or
+    Discord guild) and channel id, all opaque strings."""
+
+    platform: str
+    community: str
+    channel: str
+
+
+@dataclass(frozen=True, slots=True)
+class UserRef:
+    platform: str
+    community: str
+    user: str
+
+
+@dataclass(frozen=True, slots=True)
+class PostRef:
+    """Where a message went: its channel plus the platform's message id (a Slack ts, a Discord
+    snowflake). `thread` is set when it was posted in a thread under another message."""
+
+    channel: ChannelRef
+    message_id: str
+    thread: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    label: str
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class Post:
+    """A paper card. Every text field is plain, unescaped text: adapters escape and mark it up."""
+
+    paper_id: str
+    title: str
+    link: str
+    authors: str
+    organization: str | None
+    upvotes: int
+    comments: int
+    summary: str
+    links: tuple[Link, ...]
+    thumbnail: str | None = None
+    published: dt.date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A plain text message, such as a digest header."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ListItem:
+    """One line of a list reply: a linked title and a short detail."""
+
+    title: str
+    url: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """The core's answer to a command. `text` is plain; `items` a list, `posts` full cards."""
+
+    text: str
+    items: tuple[ListItem, ...] = ()
+    posts: tuple[Post, ...] = ()
+    ephemeral: bool = True
+    ok: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """`/paper <name> <args>` from anyone on any platform."""
+
+    name: str
+    args: str
+    user: UserRef
+    channel: ChannelRef
+
+
+@dataclass(frozen=True, slots=True)
+class Reaction:
+    """A reaction added to or removed from a message, as the platform reported it."""
+
+    post: PostRef
+    user: UserRef
+    emoji: str
+    added: bool
+    by_bot: bool = False  # the reacting user is this bot itself
+
+
+@dataclass(frozen=True, slots=True)
+class Vote:
+    """A reaction the core counted: for `paper_id` in `community`, `kind` "up" or "down"."""
+
+    paper_id: str
+    community: str
+    kind: str
+    added: bool

@@ -1,8 +1,9 @@
 """Migrations run on every start; running them again never loses data."""
 
+from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.db import create_engine, current_revision, upgrade
+from bot.db import alembic_config, create_engine, current_revision, upgrade
 from bot.hf_parse import parse_daily_items
 from bot.store import PaperStore
 from tests.conftest import NOW
@@ -16,7 +17,8 @@ async def test_upgrade_from_empty_then_again_keeps_data(database_url: str) -> No
         papers, _ = parse_daily_items(load_sample(), source="sample")
         await PaperStore(engine).upsert_papers(papers, now=NOW)
         await upgrade(engine)
-        assert await current_revision(engine) == "0001"
+        head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+        assert await current_revision(engine) == head
         assert await PaperStore(engine).count_papers() == 60
     finally:
         await engine.dispose()

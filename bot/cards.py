@@ -1,0 +1,112 @@
+"""Pure renderings: papers to paper cards (`Post`) and cards to plain text. Golden-tested."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from bot.types import Link, Paper, Post
+
+SUMMARY_BUDGET = 300
+TITLE_BUDGET = 250
+AUTHORS_SHOWN = 3
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
+
+
+def cut_at_word(text: str, limit: int) -> str:
+    """`text` within `limit` characters, cut at a word boundary with an ellipsis when too long."""
+    if len(text) <= limit:
+        return text
+    if limit <= 1:
+        return "…"[:limit]
+    head = text[: limit - 1]
+    space = head.rfind(" ")
+    # A single word longer than the limit is the one case that must be cut inside it.
+    if space > limit // 2:
+        head = head[:space]
+    return head.rstrip(" ,;:-") + "…"
+
+
+def squash(text: str) -> str:
+    """Collapse arXiv's hard line wraps and runs of whitespace."""
+    return " ".join(text.split())
+
+
+def summary_of(paper: Paper, *, budget: int = SUMMARY_BUDGET) -> str:
+    """HF's ai_summary when present, else the abstract's first one or two sentences."""
+    if paper.ai_summary:
+        return cut_at_word(squash(paper.ai_summary), budget)
+    sentences = _SENTENCE_END.split(squash(paper.abstract))
+    if not sentences or not sentences[0]:
+        return ""
+    summary = sentences[0]
+    if len(sentences) > 1 and len(summary) + 1 + len(sentences[1]) <= budget:
+        summary = f"{summary} {sentences[1]}"
+    return cut_at_word(summary, budget)
+
+
+def authors_line(authors: tuple[str, ...], *, shown: int = AUTHORS_SHOWN) -> str:
+    if len(authors) <= shown:
+        return ", ".join(authors)
+    return ", ".join(authors[:shown]) + " et al."
+
+
+def paper_card(paper: Paper) -> Post:
+    links = [Link("arXiv", paper.arxiv_url), Link("PDF", paper.pdf_url)]
+    if paper.github_repo:
+        links.append(Link("Code", paper.github_repo))
+    if paper.project_page:
+        links.append(Link("Project page", paper.project_page))
+    return Post(
+        paper_id=paper.id,
+        title=cut_at_word(squash(paper.title), TITLE_BUDGET),
+        link=paper.url,
+        authors=cut_at_word(authors_line(paper.authors), 200),
+        organization=paper.organization,
+        upvotes=paper.upvotes,
+        comments=paper.comments,
+        summary=summary_of(paper),
+        links=tuple(links),
+        thumbnail=paper.thumbnail,
+        published=paper.published,
+    )
+
+
+def counts_line(post: Post) -> str:
+    parts = [f"▲ {post.upvotes} upvote{'s' if post.upvotes != 1 else ''}"]
+    parts.append(f"💬 {post.comments} comment{'s' if post.comments != 1 else ''}")
+    return " · ".join(parts)
+
+
+def byline(post: Post) -> str:
+    return " · ".join(part for part in (post.authors, post.organization) if part)
+
+
+def card_text(post: Post) -> str:
+    """The plain-text card: the console's rendering and the platforms' notification fallback."""
+    lines = [post.title]
+    if line := byline(post):
+        lines.append(line)
+    lines.append(counts_line(post))
+    if post.summary:
+        lines.append(post.summary)
+    lines.append(post.link)
+    lines.append(" · ".join(f"{link.label}: {link.url}" for link in post.links))
+    return "\n".join(lines)
+
+
+def day_label(day: dt.date) -> str:
+    """`Fri 21 Nov 2025`, independent of the machine's locale."""
+    weekday = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")[day.weekday()]
+    month = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")[
+        day.month - 1
+    ]
+    return f"{weekday} {day.day} {month} {day.year}"
+
+
+def digest_header(day: dt.date, shown: int, listed: int) -> str:
+    if listed == 0:
+        return f"Daily Papers · {day_label(day)} · no papers on Hugging Face's list that day"
+    if shown == 0:
+        return f"Daily Papers · {day_label(day)} · none of {listed} passed this channel's filters"
+    return f"Daily Papers · {day_label(day)} · {shown} of {listed}"

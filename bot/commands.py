@@ -1,0 +1,349 @@
+"""`/paper …`: one grammar for every platform, parsed and answered here.
+
+Adapters turn a slash command into a `Command` (Slack passes its text; Discord joins its typed
+options into the same text) and render the `Reply`. Unknown or malformed input gets a short
+usage line, never a traceback.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from bot.cards import authors_line, cut_at_word, day_label, paper_card
+from bot.digest import list_closes_at, newest_closed_day
+from bot.follows import SavedSearches, TooManySavedSearches
+from bot.ids import InvalidPaperId, normalize_paper_id
+from bot.ports import Clock, Publisher
+from bot.query import QueryError, parse_query
+from bot.scheduling import LocalTimeTrigger
+from bot.search import PaperSearch
+from bot.source import HFUnavailable
+from bot.store import PaperStore
+from bot.subscriptions import MAX_SIZE, Subscription, SubscriptionStore, resolve_timezone
+from bot.types import ChannelRef, Command, ListItem, Paper, Reply
+from bot.votes import VoteBook
+
+USAGE = (
+    "Usage: /paper search QUERY · show ID · today · top [week|month|all] · "
+    "digest here [HH:MM] [TIMEZONE] [top N] [min-upvotes N] · digest off · digest status · "
+    "follow QUERY · unfollow N · following · help"
+)
+HELP = """paperboy brings Hugging Face Daily Papers here.
+
+/paper search QUERY: search the archive. Words must all match; "exact phrase", -exclude,
+    author:NAME, org:NAME, since:YYYY-MM-DD, until:YYYY-MM-DD, has:code
+/paper show ID_OR_URL: one paper (arXiv id, arxiv.org or huggingface.co link)
+/paper today: the newest Daily Papers list
+/paper top [week|month|all]: this team's most-voted papers
+    (react 👍 on a posted paper to vote for it, 👎 for "not interested")
+/paper digest here [HH:MM] [TIMEZONE] [top N] [min-upvotes N] [+keyword] [-keyword] [flat]:
+    post the daily list in this channel on weekdays (default 09:00 UTC, top 10, in a thread;
+    "flat" posts straight into the channel). Channel managers only.
+/paper digest off: stop this channel's digest. Channel managers only.
+/paper digest status: when the next digest comes and why a day had none
+/paper follow QUERY: get a direct message when new papers match QUERY
+/paper following, /paper unfollow N: your saved searches"""
+
+SEARCH_RESULTS = 10
+TODAY_SIZE = 10
+TOP_SIZE = 10
+_TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+PERIODS = {"week": 7, "month": 30, "all": None}
+
+SubscriptionChanged = Callable[[ChannelRef, Subscription | None], Awaitable[None]]
+Fetch = Callable[[str], Awaitable[Paper | None]]
+
+
+def parse_command(text: str) -> tuple[str, str]:
+    """`"search  diffusion models"` → `("search", "diffusion models")`; a leading /paper is ok."""
+    stripped = text.strip()
+    if stripped.lower().startswith("/paper"):
+        stripped = stripped[len("/paper") :].strip()
+    name, _, rest = stripped.partition(" ")
+    return name.lower(), rest.strip()
+
+
+class UsageError(ValueError):
+    pass
+
+
+def parse_digest_options(args: str, base: Subscription) -> Subscription:
+    """Apply `digest here` options to `base`; unmentioned options keep their values."""
+    words = args.split()
+    changes: dict[str, object] = {}
+    include = list(base.include_keywords)
+    exclude = list(base.exclude_keywords)
+    index = 0
+    while index < len(words):
+        word = words[index]
+        lowered = word.lower()
+        if match := _TIME.match(word):
+            changes["post_time"] = dt.time(int(match.group(1)), int(match.group(2)))
+        elif lowered in {"top", "size", "min-upvotes", "min_upvotes", "minupvotes"}:
+            if index + 1 >= len(words) or not words[index + 1].isdigit():
+                raise UsageError(f"{word} needs a number, e.g. `{lowered} 5`.")
+            number = int(words[index + 1])
+            index += 1
+            if lowered in {"top", "size"}:
+                if not 1 <= number <= MAX_SIZE:
+                    raise UsageError(f"top must be between 1 and {MAX_SIZE}.")
+                changes["size"] = number
+            else:
+                changes["min_upvotes"] = number
+        elif lowered in {"flat", "no-thread", "nothread", "channel"}:
+            changes["threaded"] = False
+        elif lowered in {"thread", "threaded"}:
+            changes["threaded"] = True
+        elif word.startswith(("+", "include:")) and len(word) > 1:
+            include.append(word.split(":", 1)[1] if word.startswith("include:") else word[1:])
+        elif word.startswith(("-", "exclude:")) and len(word) > 1:
+            exclude.append(word.split(":", 1)[1] if word.startswith("exclude:") else word[1:])
+        elif zone := resolve_timezone(word):
+            changes["timezone"] = zone
+        elif "/" in word or word.isalpha():
+            raise UsageError(
+                f"Unknown timezone or option {cut_at_word(word, 40)!r}. "
+                "Use an IANA name such as Europe/Berlin or America/New_York."
+            )
+        else:
+            raise UsageError(f"Unknown option {cut_at_word(word, 40)!r}. Time is HH:MM, e.g. 08:30.")
+        index += 1
+    if len(include) > 20 or len(exclude) > 20:
+        raise UsageError("Use at most 20 include and 20 exclude keywords.")
+    changes["include_keywords"] = tuple(dict.fromkeys(include))
+    changes["exclude_keywords"] = tuple(dict.fromkeys(exclude))
+    return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
+
+
+def describe(sub: Subscription) -> str:
+    parts = [f"{sub.post_time:%H:%M} {sub.timezone} on weekdays", f"top {sub.size}"]
+    if sub.min_upvotes:
+        parts.append(f"at least {sub.min_upvotes} upvotes")
+    if sub.include_keywords:
+        parts.append("only " + ", ".join(sub.include_keywords))
+    if sub.exclude_keywords:
+        parts.append("without " + ", ".join(sub.exclude_keywords))
+    parts.append("papers in a thread under the header" if sub.threaded else "papers straight in the channel")
+    return ", ".join(parts)
+
+
+def next_post(sub: Subscription, now: dt.datetime) -> dt.datetime | None:
+    fire = LocalTimeTrigger(sub.post_time, sub.zone).get_next_fire_time(None, now)
+    return fire.astimezone(sub.zone) if fire else None
+
+
+def _when(moment: dt.datetime) -> str:
+    return f"{day_label(moment.date())} {moment:%H:%M} {moment.tzname()}"
+
+
+def paper_item(paper: Paper, detail_prefix: str = "") -> ListItem:
+    facts = [detail_prefix] if detail_prefix else []
+    facts.append(f"▲ {paper.upvotes}")
+    if paper.published:
+        facts.append(paper.published.isoformat())
+    if paper.authors:
+        facts.append(authors_line(paper.authors))
+    return ListItem(title=cut_at_word(paper.title, 200), url=paper.url, detail=" · ".join(facts))
+
+
+@dataclass
+class CommandRouter:
+    store: PaperStore
+    search: PaperSearch
+    subscriptions: SubscriptionStore
+    votes: VoteBook
+    follows: SavedSearches
+    clock: Clock
+    fetch_paper: Fetch
+    subscription_changed: SubscriptionChanged
+
+    async def handle(self, command: Command, publisher: Publisher) -> Reply:
+        name = command.name.lower()
+        args = command.args.strip()
+        try:
+            if name in {"", "help"}:
+                return Reply(HELP)
+            if name == "search":
+                return await self.do_search(args)
+            if name == "show":
+                return await self.do_show(args)
+            if name == "today":
+                return await self.do_today()
+            if name == "top":
+                return await self.do_top(command, args)
+            if name == "digest":
+                return await self.do_digest(command, args, publisher)
+            if name == "follow":
+                return await self.do_follow(command, args)
+            if name == "unfollow":
+                return await self.do_unfollow(command, args)
+            if name == "following":
+                return await self.do_following(command)
+        except UsageError as exc:
+            return Reply(f"{exc}\n{USAGE}", ok=False)
+        return Reply(f"Unknown command {cut_at_word(name, 40)!r}.\n{USAGE}", ok=False)
+
+    async def do_search(self, args: str) -> Reply:
+        if not args:
+            raise UsageError("What should I search for? e.g. /paper search diffusion has:code")
+        try:
+            query = parse_query(args)
+        except QueryError as exc:
+            return Reply(str(exc), ok=False)
+        results = await self.search.search(query, limit=SEARCH_RESULTS)
+        echo = cut_at_word(" ".join(args.split()), 100)
+        if not results.papers:
+            return Reply(f"{results.message} (searched for: {echo})")
+        heading = f"{len(results.papers)} best match{'es' if len(results.papers) != 1 else ''} for: {echo}"
+        if results.truncated_candidates:
+            heading += (
+                " (a broad query: ranked among the newest matches; add words or since:/until: to narrow it)"
+            )
+        return Reply(heading, items=tuple(paper_item(paper) for paper in results.papers))
+
+    async def do_show(self, args: str) -> Reply:
+        if not args:
+            raise UsageError("Which paper? e.g. /paper show 2505.07787 or an arxiv.org link")
+        try:
+            paper_id = normalize_paper_id(args.split()[0])
+        except InvalidPaperId as exc:
+            return Reply(str(exc), ok=False)
+        paper = await self.store.get_paper(paper_id)
+        if paper is None:
+            try:
+                paper = await self.fetch_paper(paper_id)
+            except HFUnavailable:
+                return Reply(
+                    f"{paper_id} is not in the archive and Hugging Face is unreachable right now.", ok=False
+                )
+        if paper is None:
+            return Reply(f"Paper {paper_id} was not found on Hugging Face.", ok=False)
+        return Reply("", posts=(paper_card(paper),))
+
+    async def do_today(self) -> Reply:
+        day = await self.store.latest_listed_day()
+        if day is None:
+            return Reply("No Daily Papers lists are stored yet; they arrive with the next refresh.")
+        listed = (await self.store.daily_list(day)).papers
+        papers = sorted(listed, key=lambda paper: -paper.upvotes)[:TODAY_SIZE]
+        heading = f"Daily Papers · {day_label(day)} · {len(papers)} of {len(listed)}"
+        if not listed:
+            heading = f"Daily Papers · {day_label(day)} · no papers on the list"
+        return Reply(heading, items=tuple(paper_item(paper) for paper in papers))
+
+    async def do_top(self, command: Command, args: str) -> Reply:
+        period = (args.split() or ["week"])[0].lower()
+        if period not in PERIODS:
+            raise UsageError("top takes week, month or all.")
+        days = PERIODS[period]
+        today = self.clock.now().astimezone(dt.UTC).date()
+        since = today - dt.timedelta(days=days) if days else None
+        channel = command.channel
+        tallies = await self.votes.top(channel.platform, channel.community, since=since, limit=TOP_SIZE)
+        label = {"week": "this week", "month": "this month", "all": "of all time"}[period]
+        if not tallies:
+            return Reply(f"No votes {label} yet. React 👍 on a paper the bot posted to vote for it.")
+        items = []
+        for tally in tallies:
+            paper = await self.store.get_paper(tally.paper_id)
+            if paper is None:
+                continue
+            votes = f"👍 {tally.up}" + (f" · 👎 {tally.down}" if tally.down else "")
+            items.append(paper_item(paper, votes))
+        return Reply(f"This team's most-voted papers {label}", items=tuple(items))
+
+    async def do_digest(self, command: Command, args: str, publisher: Publisher) -> Reply:
+        action, _, options = args.partition(" ")
+        action = action.lower()
+        if action == "status":
+            return await self.digest_status(command.channel)
+        if action not in {"here", "off"}:
+            raise UsageError("digest takes here, off or status.")
+        if not await publisher.can_manage(command.user, command.channel):
+            return Reply("Only people who can manage this channel can change its digest.", ok=False)
+        if action == "off":
+            removed = await self.subscriptions.delete(command.channel)
+            await self.subscription_changed(command.channel, None)
+            text = "Daily digest off for this channel." if removed else "This channel had no digest."
+            return Reply(text, ephemeral=False)
+        existing = await self.subscriptions.get(command.channel)
+        wanted = parse_digest_options(options, existing or Subscription(channel=command.channel))
+        saved = await self.subscriptions.save(wanted, now=self.clock.now())
+        await self.subscription_changed(command.channel, saved)
+        when = next_post(saved, self.clock.now())
+        text = f"Daily digest {'updated' if existing else 'on'} for this channel: {describe(saved)}."
+        if when:
+            text += f" Next post: {_when(when)}."
+        return Reply(text, ephemeral=False)
+
+    async def digest_status(self, channel: ChannelRef) -> Reply:
+        sub = await self.subscriptions.get(channel)
+        if sub is None:
+            return Reply(
+                "No digest in this channel. A channel manager can start one with /paper digest here."
+            )
+        now = self.clock.now()
+        lines = [f"Daily digest: {describe(sub)}."]
+        if sub.paused_reason:
+            lines.append(f"Paused: {sub.paused_reason}")
+        elif when := next_post(sub, now):
+            lines.append(f"Next post: {_when(when)}, with the newest list closed by then.")
+        if sub.last_posted_day and sub.last_posted_at:
+            posted = sub.last_posted_at.astimezone(sub.zone)
+            lines.append(f"Last post: {day_label(sub.last_posted_day)}'s list, posted {_when(posted)}.")
+        else:
+            lines.append("Last post: none yet.")
+        if sub.last_note and sub.last_run_at:
+            lines.append(f"Last run ({_when(sub.last_run_at.astimezone(sub.zone))}): {sub.last_note}")
+        local_today = now.astimezone(sub.zone).date()
+        if local_today.weekday() >= 5:
+            lines.append(
+                "No digests on Saturdays and Sundays: Hugging Face publishes no lists then; "
+                "Monday's post carries Friday's list."
+            )
+        newest = newest_closed_day(now)
+        pending = newest + dt.timedelta(days=3 if newest.weekday() == 4 else 1)
+        if sub.last_posted_day and sub.last_posted_day >= newest:
+            closes = list_closes_at(pending).astimezone(sub.zone)
+            lines.append(
+                f"{day_label(newest)}'s list was posted; {day_label(pending)}'s list closes "
+                f"{_when(closes)} and comes in the post after that."
+            )
+        return Reply("\n".join(lines))
+
+    async def do_follow(self, command: Command, args: str) -> Reply:
+        if not args:
+            raise UsageError("Follow what? e.g. /paper follow diffusion -survey")
+        try:
+            query = parse_query(args)
+        except QueryError as exc:
+            return Reply(str(exc), ok=False)
+        if not query.has_text:
+            return Reply("A saved search needs at least one word, author: or org:.", ok=False)
+        try:
+            number = await self.follows.add(command.user, " ".join(args.split()), now=self.clock.now())
+        except TooManySavedSearches:
+            return Reply("You already have 20 saved searches; /paper unfollow one first.", ok=False)
+        return Reply(
+            f"Saved search #{number}: {cut_at_word(' '.join(args.split()), 200)}. "
+            "You'll get a direct message when new papers match."
+        )
+
+    async def do_unfollow(self, command: Command, args: str) -> Reply:
+        if not args.isdigit():
+            raise UsageError("unfollow takes the number /paper following shows, e.g. /paper unfollow 2")
+        removed = await self.follows.remove(command.user, int(args))
+        if removed is None:
+            return Reply(f"You have no saved search #{args}. /paper following lists them.", ok=False)
+        return Reply(f"Stopped following: {cut_at_word(removed, 200)}")
+
+    async def do_following(self, command: Command) -> Reply:
+        saved = await self.follows.of_user(command.user)
+        if not saved:
+            return Reply("You follow no searches. /paper follow QUERY saves one.")
+        lines = [f"{number}. {cut_at_word(entry.query, 200)}" for number, entry in enumerate(saved, 1)]
+        return Reply("Your saved searches:\n" + "\n".join(lines))

@@ -1,0 +1,256 @@
+"""Daily digests: which list a channel gets, and posting it exactly once.
+
+The list for UTC day D fills until about 21:30 US Eastern on D. A digest posts the newest list
+that has closed, on weekdays at the channel's local time, so a Monday morning post carries
+Friday's list. Before each message is sent its delivery row is claimed (bot.deliveries); a run
+that crashed midway is resumed from the rows it left, posting only what was not sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from bot.cards import cut_at_word, day_label, digest_header, paper_card
+from bot.deliveries import HEADER, PAPER, RECAP, Delivery, DeliveryLedger
+from bot.ports import ChannelUnavailable, Clock, Outgoing, Publisher
+from bot.query import tokens
+from bot.source import HFUnavailable
+from bot.store import PaperStore
+from bot.subscriptions import Subscription, SubscriptionStore
+from bot.types import ChannelRef, Notice, Paper, PostRef
+from bot.votes import VoteBook
+
+log = logging.getLogger(__name__)
+
+NEW_YORK = ZoneInfo("America/New_York")
+LIST_CLOSES = dt.time(21, 30)
+RECAP_SIZE = 10
+
+Refresh = Callable[[dt.date], Awaitable[None]]
+
+
+def list_closes_at(day: dt.date) -> dt.datetime:
+    """When Hugging Face's list for UTC day `day` stops filling (about 21:30 New York time)."""
+    return dt.datetime.combine(day, LIST_CLOSES, tzinfo=NEW_YORK)
+
+
+def newest_closed_day(now: dt.datetime) -> dt.date:
+    """The newest weekday whose list has closed at `now`."""
+    day = now.astimezone(NEW_YORK).date()
+    while day.weekday() >= 5 or list_closes_at(day) > now:
+        day -= dt.timedelta(days=1)
+    return day
+
+
+def select_papers(papers: Sequence[Paper], sub: Subscription) -> list[Paper]:
+    """The channel's share of a list: by HF upvotes, filtered, at most `size`."""
+    include = [tokens(word) for word in sub.include_keywords]
+    exclude = [tokens(word) for word in sub.exclude_keywords]
+
+    def words(paper: Paper) -> str:
+        text = " ".join((paper.title, paper.abstract, " ".join(paper.ai_keywords)))
+        return " " + " ".join(tokens(text)) + " "
+
+    def has(text: str, term: tuple[str, ...]) -> bool:
+        return bool(term) and f" {' '.join(term)} " in text
+
+    chosen = []
+    for paper in sorted(papers, key=lambda p: -p.upvotes):  # stable: ties keep HF's order
+        if paper.upvotes < sub.min_upvotes:
+            continue
+        text = words(paper)
+        if include and not any(has(text, term) for term in include):
+            continue
+        if any(has(text, term) for term in exclude):
+            continue
+        chosen.append(paper)
+    return chosen[: sub.size]
+
+
+@dataclass(frozen=True, slots=True)
+class DigestOutcome:
+    day: dt.date | None
+    posted: int  # messages sent by this run (header included)
+    note: str
+
+
+class Digester:
+    """Posts digests and recaps through the publisher of the subscription's platform."""
+
+    def __init__(
+        self,
+        *,
+        store: PaperStore,
+        subscriptions: SubscriptionStore,
+        ledger: DeliveryLedger,
+        votes: VoteBook,
+        publishers: dict[str, Publisher],
+        clock: Clock,
+        refresh_day: Refresh,
+    ) -> None:
+        self.store = store
+        self.subscriptions = subscriptions
+        self.ledger = ledger
+        self.votes = votes
+        self.publishers = publishers
+        self.clock = clock
+        self.refresh_day = refresh_day
+        self.owner = uuid.uuid4().hex  # this process, in claim rows
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def run(self, channel: ChannelRef, *, day: dt.date | None = None) -> DigestOutcome:
+        """Post `day`'s digest (default: the newest closed list) unless it was posted already."""
+        lock = self._locks.setdefault(
+            f"{channel.platform}:{channel.community}:{channel.channel}", asyncio.Lock()
+        )
+        async with lock:
+            outcome = await self._run(channel, day)
+        log.info("digest %s/%s: %s", channel.platform, channel.channel, outcome.note)
+        return outcome
+
+    async def _run(self, channel: ChannelRef, day: dt.date | None) -> DigestOutcome:
+        sub = await self.subscriptions.get(channel)
+        now = self.clock.now()
+        if sub is None:
+            return DigestOutcome(day, 0, "This channel has no digest.")
+        if sub.paused_reason:
+            return DigestOutcome(day, 0, f"Paused: {sub.paused_reason}")
+        publisher = self.publishers.get(channel.platform)
+        if publisher is None:
+            note = f"No {channel.platform} connection is running, so nothing was posted."
+            await self.subscriptions.record_run(channel, now=now, note=note)
+            return DigestOutcome(day, 0, note)
+        target = day or newest_closed_day(now)
+        rows = await self.ledger.of_day(channel, target)
+        if not any(row.kind == HEADER for row in rows):
+            planned = await self._plan(sub, target, now)
+            if isinstance(planned, str):
+                await self.subscriptions.record_run(channel, now=now, note=planned)
+                return DigestOutcome(target, 0, planned)
+            rows = await self.ledger.of_day(channel, target)
+        try:
+            sent = await self._send(sub, publisher, target, rows)
+        except ChannelUnavailable as exc:
+            reason = f"{exc.reason} (since {now:%Y-%m-%d %H:%M} UTC). Run /paper digest here to resume."
+            await self.subscriptions.pause(channel, reason)
+            await self.subscriptions.record_run(channel, now=now, note=f"Paused: {reason}")
+            log.warning("digest %s/%s paused: %s", channel.platform, channel.channel, exc.reason)
+            return DigestOutcome(target, 0, f"Paused: {reason}")
+        papers = sum(1 for row in await self.ledger.of_day(channel, target) if row.kind == PAPER)
+        if sent:
+            note = f"Posted {day_label(target)}'s list ({papers} paper{'s' if papers != 1 else ''})."
+            await self.subscriptions.record_run(channel, now=now, note=note, posted_day=target)
+        else:
+            note = f"{day_label(target)}'s list was already posted here."
+            await self.subscriptions.record_run(channel, now=now, note=note)
+        return DigestOutcome(target, sent, note)
+
+    async def _plan(self, sub: Subscription, day: dt.date, now: dt.datetime) -> str | None:
+        """Claim the header and every chosen paper of `day`, or say why there is nothing to post."""
+        try:
+            await self.refresh_day(day)
+        except HFUnavailable as exc:
+            log.warning("refreshing %s before a digest failed: %s", day, exc)
+        fetched = await self.store.fetched_days(day, day)
+        if day not in fetched:
+            return (
+                f"{day_label(day)}'s list could not be fetched from Hugging Face; "
+                "the digest will be posted once it can."
+            )
+        listed = (await self.store.daily_list(day)).papers
+        chosen = select_papers(listed, sub)
+        header = await self.ledger.claim(sub.channel, day, HEADER, owner=self.owner, now=now)
+        if header is None:
+            return f"{day_label(day)}'s digest is being posted by another paperboy process."
+        for position, paper in enumerate(chosen, 1):
+            await self.ledger.claim(
+                sub.channel, day, PAPER, paper.id, position=position, owner=self.owner, now=now
+            )
+        return None
+
+    async def _send(self, sub: Subscription, publisher: Publisher, day: dt.date, rows: list[Delivery]) -> int:
+        """Send every unsent message of the day's plan that this process can claim."""
+        sent = 0
+        header = next(row for row in rows if row.kind == HEADER)
+        papers = sorted((row for row in rows if row.kind == PAPER), key=lambda row: row.position)
+        header_ref: PostRef | None = None
+        if header.sent_at is None:
+            listed = len((await self.store.daily_list(day)).papers)
+            text = digest_header(day, len(papers), listed)
+            header_ref = await self._deliver(sub.channel, day, HEADER, "", publisher, Notice(text), None)
+            if header_ref is None:
+                return 0  # another process is sending this digest
+            sent += 1
+        elif header.message_id:
+            header_ref = PostRef(sub.channel, header.message_id)
+        thread = header_ref if sub.threaded else None
+        for row in papers:
+            if row.sent_at is not None:
+                continue
+            paper = await self.store.get_paper(row.paper_id)
+            if paper is None:
+                continue
+            ref = await self._deliver(
+                sub.channel, day, PAPER, paper.id, publisher, paper_card(paper), thread, position=row.position
+            )
+            sent += ref is not None
+        return sent
+
+    async def _deliver(
+        self,
+        channel: ChannelRef,
+        day: dt.date,
+        kind: str,
+        paper_id: str,
+        publisher: Publisher,
+        message: Outgoing,
+        thread: PostRef | None,
+        *,
+        position: int = 0,
+    ) -> PostRef | None:
+        claim = await self.ledger.claim(
+            channel, day, kind, paper_id, position=position, owner=self.owner, now=self.clock.now()
+        )
+        if claim is None:
+            return None
+        try:
+            ref = await publisher.publish(channel, message, thread=thread)
+        except BaseException:
+            await self.ledger.release(claim)
+            raise
+        await self.ledger.mark_sent(claim, ref, now=self.clock.now())
+        return ref
+
+    async def recap(self, channel: ChannelRef) -> DigestOutcome:
+        """Monday's recap: last week's papers ranked by this community's votes."""
+        now = self.clock.now()
+        sub = await self.subscriptions.get(channel)
+        publisher = self.publishers.get(channel.platform)
+        if sub is None or sub.paused_reason or publisher is None:
+            return DigestOutcome(None, 0, "No active digest here.")
+        today = now.astimezone(sub.zone).date()
+        monday = today - dt.timedelta(days=today.weekday())
+        week_start = monday - dt.timedelta(days=7)
+        tallies = await self.votes.top(
+            channel.platform, channel.community, since=week_start, limit=RECAP_SIZE
+        )
+        tallies = [t for t in tallies if t.up > 0]
+        if not tallies:
+            return DigestOutcome(monday, 0, "Nobody voted last week; no recap.")
+        lines = [f"Weekly recap · this team's most-voted papers since {day_label(week_start)}"]
+        for rank, tally in enumerate(tallies, 1):
+            paper = await self.store.get_paper(tally.paper_id)
+            if paper is None:
+                continue
+            lines.append(f"{rank}. {cut_at_word(paper.title, 200)} · 👍 {tally.up} · ▲ {paper.upvotes} on HF")
+            lines.append(f"   {paper.url}")
+        ref = await self._deliver(channel, monday, RECAP, "", publisher, Notice("\n".join(lines)), None)
+        return DigestOutcome(
+            monday, int(ref is not None), "Posted the weekly recap." if ref else "Recap already posted."
+        )

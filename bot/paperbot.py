@@ -1,0 +1,261 @@
+"""PaperBot: what adapters and the scheduler call. Commands, reactions, digests, refreshes."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from bot.cards import cut_at_word
+from bot.commands import CommandRouter
+from bot.deliveries import DeliveryLedger
+from bot.digest import Digester, DigestOutcome
+from bot.follows import SavedSearches
+from bot.ingest import Ingestor, days_in_range
+from bot.ports import Clock, Publisher
+from bot.scheduling import Scheduler, wall_clock_to_utc
+from bot.search import PaperSearch
+from bot.source import HFSource, HFUnavailable
+from bot.store import PaperStore
+from bot.subscriptions import Subscription, SubscriptionStore
+from bot.types import ChannelRef, Command, FetchReport, Notice, Paper, Reaction, Reply, Vote
+from bot.votes import DOWN, UP, VoteBook, normalize_emoji
+
+log = logging.getLogger(__name__)
+
+FIRST_START_DAYS = 7
+REFRESH_JOB = "refresh"
+SORRY = "Sorry, something went wrong answering that. It has been logged."
+
+
+def digest_job_id(channel: ChannelRef) -> str:
+    return f"digest:{channel.platform}:{channel.community}:{channel.channel}"
+
+
+class PaperBot:
+    def __init__(
+        self,
+        *,
+        store: PaperStore,
+        search: PaperSearch,
+        source: HFSource,
+        ingestor: Ingestor,
+        subscriptions: SubscriptionStore,
+        ledger: DeliveryLedger,
+        votes: VoteBook,
+        follows: SavedSearches,
+        clock: Clock,
+        scheduler: Scheduler,
+        vote_emoji: frozenset[str],
+        down_emoji: frozenset[str],
+        refresh_minutes: float = 30,
+    ) -> None:
+        self.store = store
+        self.source = source
+        self.ingestor = ingestor
+        self.subscriptions = subscriptions
+        self.ledger = ledger
+        self.votes = votes
+        self.follows = follows
+        self.clock = clock
+        self.scheduler = scheduler
+        self.vote_emoji = frozenset(normalize_emoji(e) for e in vote_emoji)
+        self.down_emoji = frozenset(normalize_emoji(e) for e in down_emoji)
+        self.refresh_minutes = refresh_minutes
+        self.publishers: dict[str, Publisher] = {}
+        self.digester = Digester(
+            store=store,
+            subscriptions=subscriptions,
+            ledger=ledger,
+            votes=votes,
+            publishers=self.publishers,
+            clock=clock,
+            refresh_day=self._refresh_day,
+        )
+        self.router = CommandRouter(
+            store=store,
+            search=search,
+            subscriptions=subscriptions,
+            votes=votes,
+            follows=follows,
+            clock=clock,
+            fetch_paper=self.fetch_paper,
+            subscription_changed=self._subscription_changed,
+        )
+        self._hf_down = False
+        # Operator-facing status lines (the console prints them; servers log them).
+        self.announce: Callable[[str], None] = lambda text: log.warning("%s", text)
+        self._background: set[asyncio.Task[object]] = set()
+
+    def attach(self, publisher: Publisher) -> None:
+        self.publishers[publisher.platform] = publisher
+
+    # --- what adapters call ---------------------------------------------------------------
+
+    async def handle_command(self, command: Command) -> Reply:
+        publisher = self.publishers[command.channel.platform]
+        try:
+            return await self.router.handle(command, publisher)
+        except Exception:
+            log.exception("command %r failed", command.name)
+            return Reply(SORRY, ok=False)
+
+    async def handle_reaction(self, reaction: Reaction) -> Vote | None:
+        """Count a reaction on a paper message this bot posted; ignore everything else."""
+        if reaction.by_bot:
+            return None
+        emoji = normalize_emoji(reaction.emoji)
+        kind = UP if emoji in self.vote_emoji else DOWN if emoji in self.down_emoji else None
+        if kind is None:
+            return None
+        post = reaction.post
+        posted = await self.ledger.posted_paper(post.channel.platform, post.channel.channel, post.message_id)
+        if posted is None:
+            return None
+        await self.votes.record(
+            post=post,
+            posted=posted,
+            user=reaction.user,
+            kind=kind,
+            added=reaction.added,
+            now=self.clock.now(),
+        )
+        return Vote(paper_id=posted.paper_id, community=posted.community, kind=kind, added=reaction.added)
+
+    async def fetch_paper(self, paper_id: str) -> Paper | None:
+        paper = await self.source.paper(paper_id)
+        if paper is None:
+            return None
+        await self.store.upsert_papers([paper], now=self.clock.now(), with_comments=False)
+        return await self.store.get_paper(paper_id)
+
+    # --- digests, refreshes and the schedule ----------------------------------------------
+
+    async def post_digest(self, channel: ChannelRef, *, day: dt.date | None = None) -> DigestOutcome:
+        return await self.digester.run(channel, day=day)
+
+    async def _digest_job(self, channel: ChannelRef) -> None:
+        try:
+            await self.digester.run(channel)
+            sub = await self.subscriptions.get(channel)
+            if sub and self.clock.now().astimezone(sub.zone).weekday() == 0:
+                await self.digester.recap(channel)
+        except Exception:
+            log.exception("digest for %s/%s failed", channel.platform, channel.channel)
+
+    async def _refresh_day(self, day: dt.date) -> None:
+        await self.ingestor.fetch_days([day])
+
+    async def refresh(self) -> FetchReport | None:
+        """Fetch yesterday's and today's lists, alert saved searches, post digests that wait."""
+        try:
+            report = await self.ingestor.fetch_recent()
+        except HFUnavailable as exc:
+            self._report_outage(exc)
+            return None
+        self._hf_down = False
+        await self.send_alerts(report.new_paper_ids)
+        await self.catch_up()
+        return report
+
+    def _report_outage(self, exc: Exception) -> None:
+        # Said once per outage, in one line; the refresh job keeps trying.
+        if self._hf_down:
+            log.info("Hugging Face still unreachable: %s", exc)
+        else:
+            self.announce(f"Hugging Face is unreachable ({exc}); paperboy keeps running and retries later.")
+        self._hf_down = True
+
+    async def send_alerts(self, new_paper_ids: tuple[str, ...] | list[str]) -> int:
+        """One direct message per user listing new papers that match their saved searches."""
+        sent = 0
+        alerts = await self.follows.alerts(list(new_paper_ids), now=self.clock.now())
+        for user, papers in alerts.items():
+            publisher = self.publishers.get(user.platform)
+            if publisher is None:
+                continue
+            lines = ["New papers matching your saved searches:"]
+            lines += [f"• {cut_at_word(paper.title, 200)}\n  {paper.url}" for paper in papers]
+            try:
+                await publisher.send_dm(user, Notice("\n".join(lines)))
+                sent += 1
+            except Exception:
+                log.exception("saved-search alert to a %s user failed", user.platform)
+        return sent
+
+    async def first_start(self) -> FetchReport | None:
+        """With an empty store, fetch the last week so that search has something to find."""
+        if await self.store.count_papers():
+            return None
+        today = self.ingestor.today()
+        try:
+            report = await self.ingestor.fetch_days(
+                days_in_range(today - dt.timedelta(days=FIRST_START_DAYS - 1), today)
+            )
+        except HFUnavailable as exc:
+            self._report_outage(exc)
+            return None
+        self.announce(
+            f"First start: fetched {report.new_papers} papers from the last {FIRST_START_DAYS} days. "
+            "Try /paper today or /paper search QUERY."
+        )
+        await self.send_alerts(report.new_paper_ids)
+        return report
+
+    def due_today(self, sub: Subscription, now: dt.datetime) -> bool:
+        """Whether today's post time (channel's zone, weekdays) has passed."""
+        local = now.astimezone(sub.zone)
+        if local.weekday() >= 5:
+            return False
+        return wall_clock_to_utc(local.date(), sub.post_time, sub.zone) <= now
+
+    async def catch_up(self) -> list[DigestOutcome]:
+        """Post digests whose time passed today while the bot was down (idempotent)."""
+        outcomes = []
+        now = self.clock.now()
+        for sub in await self.subscriptions.all():
+            if sub.channel.platform not in self.publishers or sub.paused_reason:
+                continue
+            if self.due_today(sub, now):
+                outcomes.append(await self.digester.run(sub.channel))
+        return outcomes
+
+    async def _subscription_changed(self, channel: ChannelRef, sub: Subscription | None) -> None:
+        if sub is None or sub.paused_reason:
+            self.scheduler.cancel(digest_job_id(channel))
+        else:
+            self._schedule(sub)
+
+    def _schedule(self, sub: Subscription) -> None:
+        channel = sub.channel
+
+        async def job() -> None:
+            await self._digest_job(channel)
+
+        self.scheduler.daily_at(digest_job_id(channel), job, at=sub.post_time, zone=sub.zone)
+
+    async def start(self) -> None:
+        """Schedule every stored subscription of an attached platform, then catch up."""
+        for sub in await self.subscriptions.all():
+            if sub.channel.platform in self.publishers and not sub.paused_reason:
+                self._schedule(sub)
+        self.scheduler.every(REFRESH_JOB, self.refresh, minutes=self.refresh_minutes)
+        self.scheduler.start()
+        self._spawn(self._startup())
+
+    async def _startup(self) -> None:
+        await self.first_start()
+        await self.catch_up()
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, object]) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def stop(self) -> None:
+        self.scheduler.shutdown()
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)

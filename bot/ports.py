@@ -1,0 +1,51 @@
+"""The seams: what the core needs from adapters and from the clock. Fakes satisfy them in tests."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Protocol
+
+from bot.types import ChannelRef, Notice, Post, PostRef, UserRef
+
+Outgoing = Post | Notice
+
+
+class ChannelUnavailable(Exception):
+    """Posting to a channel failed for good (deleted, archived, bot removed, token revoked).
+
+    The core pauses that channel's subscription instead of retrying: retrying such errors gets a
+    bot rate-limited or banned (Discord bans IPs after 10,000 invalid requests in 10 minutes).
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Publisher(Protocol):
+    """The whole adapter contract; everything else is decided in the core."""
+
+    platform: str
+
+    async def publish(
+        self, channel: ChannelRef, message: Outgoing, *, thread: PostRef | None = None
+    ) -> PostRef:
+        """Post `message` in `channel` (in `thread`'s thread when given) and say where it went."""
+        ...
+
+    async def send_dm(self, user: UserRef, message: Outgoing) -> None: ...
+
+    async def can_manage(self, user: UserRef, channel: ChannelRef) -> bool:
+        """Whether `user` may change `channel`'s digest (Slack admin, Discord Manage Channels)."""
+        ...
+
+
+class Clock(Protocol):
+    def now(self) -> dt.datetime:
+        """The current time, timezone-aware."""
+        ...
+
+
+class SystemClock:
+    def now(self) -> dt.datetime:
+        return dt.datetime.now(dt.UTC)

@@ -1,0 +1,144 @@
+"""Votes: reactions on paper messages the bot posted, per community, with hashed user ids."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import and_, delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.deliveries import PostedPaper
+from bot.models import AppSecretRow, ReactionRow
+from bot.types import PostRef, UserRef
+
+REACTIONS = ReactionRow.__table__  # type: ignore[attr-defined]
+SECRETS = AppSecretRow.__table__  # type: ignore[attr-defined]
+UP = "up"
+DOWN = "down"
+VOTE_KEY_NAME = "vote_hmac_key"
+# Skin tones and the emoji variation selector do not change what a reaction means.
+_MODIFIERS = {chr(c) for c in range(0x1F3FB, 0x1F400)} | {"\ufe0f"}
+
+
+def normalize_emoji(emoji: str) -> str:
+    return "".join(ch for ch in emoji.strip() if ch not in _MODIFIERS)
+
+
+async def load_vote_key(engine: AsyncEngine, configured: str | None) -> bytes:
+    """The HMAC key for user ids: from the settings, else generated once into the database."""
+    if configured:
+        return configured.encode()
+    insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+    async with engine.begin() as conn:
+        await conn.execute(
+            insert(SECRETS).values(name=VOTE_KEY_NAME, value=secrets.token_hex(32)).on_conflict_do_nothing()
+        )
+        value = (await conn.execute(select(SECRETS.c.value).where(SECRETS.c.name == VOTE_KEY_NAME))).scalar()
+    assert isinstance(value, str)
+    return value.encode()
+
+
+@dataclass(frozen=True, slots=True)
+class Tally:
+    paper_id: str
+    up: int
+    down: int
+
+
+class VoteBook:
+    def __init__(self, engine: AsyncEngine, *, key: bytes) -> None:
+        self.engine = engine
+        self._key = key
+        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+
+    def user_hash(self, user: UserRef) -> str:
+        message = f"{user.platform}\x1f{user.community}\x1f{user.user}".encode()
+        return hmac.new(self._key, message, hashlib.sha256).hexdigest()
+
+    async def record(
+        self,
+        *,
+        post: PostRef,
+        posted: PostedPaper,
+        user: UserRef,
+        kind: str,
+        added: bool,
+        now: dt.datetime,
+    ) -> None:
+        """Add or remove one user's reaction; duplicates and unknown removals change nothing."""
+        user_hash = self.user_hash(user)
+        async with self.engine.begin() as conn:
+            if added:
+                await conn.execute(
+                    self._insert(REACTIONS)
+                    .values(
+                        platform=post.channel.platform,
+                        community=posted.community,
+                        channel=post.channel.channel,
+                        message_id=post.message_id,
+                        paper_id=posted.paper_id,
+                        digest_day=posted.digest_day,
+                        user_hash=user_hash,
+                        kind=kind,
+                        created_at=now,
+                    )
+                    .on_conflict_do_nothing()
+                )
+            else:
+                await conn.execute(
+                    delete(REACTIONS).where(
+                        REACTIONS.c.platform == post.channel.platform,
+                        REACTIONS.c.channel == post.channel.channel,
+                        REACTIONS.c.message_id == post.message_id,
+                        REACTIONS.c.user_hash == user_hash,
+                        REACTIONS.c.kind == kind,
+                    )
+                )
+
+    async def top(self, platform: str, community: str, *, since: dt.date | None, limit: int) -> list[Tally]:
+        """Papers this community voted for, most 👍 first (a user counts once per paper)."""
+        voters = func.count(func.distinct(REACTIONS.c.user_hash))
+        conditions = [REACTIONS.c.platform == platform, REACTIONS.c.community == community]
+        if since:
+            conditions.append(REACTIONS.c.digest_day >= since)
+        stmt = (
+            select(REACTIONS.c.paper_id, voters.label("up"))
+            .where(and_(*conditions, REACTIONS.c.kind == UP))
+            .group_by(REACTIONS.c.paper_id)
+            .order_by(voters.desc(), REACTIONS.c.paper_id.desc())
+            .limit(limit)
+        )
+        async with self.engine.connect() as conn:
+            ups = [(row.paper_id, int(row.up)) for row in await conn.execute(stmt)]
+            if not ups:
+                return []
+            downs_stmt = (
+                select(REACTIONS.c.paper_id, voters.label("down"))
+                .where(
+                    and_(*conditions, REACTIONS.c.kind == DOWN),
+                    REACTIONS.c.paper_id.in_([paper for paper, _ in ups]),
+                )
+                .group_by(REACTIONS.c.paper_id)
+            )
+            downs = {row.paper_id: int(row.down) for row in await conn.execute(downs_stmt)}
+        return [Tally(paper, up, downs.get(paper, 0)) for paper, up in ups]
+
+    async def tally(self, platform: str, community: str, paper_id: str) -> Tally:
+        voters = func.count(func.distinct(REACTIONS.c.user_hash))
+        stmt = (
+            select(REACTIONS.c.kind, voters.label("n"))
+            .where(
+                REACTIONS.c.platform == platform,
+                REACTIONS.c.community == community,
+                REACTIONS.c.paper_id == paper_id,
+            )
+            .group_by(REACTIONS.c.kind)
+        )
+        async with self.engine.connect() as conn:
+            counts = {row.kind: int(row.n) for row in await conn.execute(stmt)}
+        return Tally(paper_id, counts.get(UP, 0), counts.get(DOWN, 0))
