@@ -21,7 +21,9 @@ import calendar
 import datetime as dt
 import itertools
 import json
+import multiprocessing
 import os
+import pickle
 import platform
 import random
 import resource
@@ -101,17 +103,27 @@ def _name(rng: random.Random, syllables: int) -> str:
     return (body + rng.choice(_NAME_ENDINGS)).capitalize()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CorpusStats:
-    """What one generation pass saw: document frequencies, the data the query terms come from."""
+    """What generation saw: document frequencies, the data the query terms are picked from."""
 
     doc_freq: list[int]  # per vocabulary rank: papers whose title/abstract/keywords hold the word
     bigram_freq: Counter[tuple[int, int]]  # adjacent frequent-word pairs, in a sample of papers
     bigram_sample: int  # papers in that sample
 
+    def add(self, other: CorpusStats) -> None:
+        self.doc_freq = [a + b for a, b in zip(self.doc_freq, other.doc_freq, strict=True)]
+        self.bigram_freq.update(other.bigram_freq)
+        self.bigram_sample += other.bigram_sample
+
 
 class Corpus:
-    """A deterministic synthetic archive: `batches()` yields the same papers for the same seed."""
+    """A deterministic synthetic archive: the same papers for the same seed and size.
+
+    Each month is generated from its own seed, so months can be generated in parallel worker
+    processes (`generate`) and still give identical papers; they are pickled to a scratch
+    directory and replayed by `batches`, so generation is neither timed nor held in memory.
+    """
 
     BIGRAM_RANKS = 300  # phrases are built from the most frequent words, like "language model"
     BIGRAM_SAMPLE = 5_000
@@ -119,6 +131,8 @@ class Corpus:
     def __init__(self, papers: int, *, seed: int, vocabulary: int, exponent: float) -> None:
         self.papers = papers
         self.seed = seed
+        self.vocabulary = vocabulary
+        self.exponent = exponent
         rng = random.Random(seed)
         words: set[str] = set()
         while len(words) < vocabulary:
@@ -130,6 +144,7 @@ class Corpus:
         self.cum_weights = list(
             itertools.accumulate(1.0 / rank**exponent for rank in range(1, vocabulary + 1))
         )
+        self._population = range(vocabulary)
         names: set[str] = set()
         while len(names) < 20_000:
             names.add(f"{_name(rng, rng.choice((1, 2)))} {_name(rng, rng.choice((2, 3)))}")
@@ -145,10 +160,12 @@ class Corpus:
         self.per_month = list(zip(months, _split(papers, weights), strict=True))
         if max(count for _, count in self.per_month) > 99_999:
             raise SystemExit("too many papers per month for 5-digit arXiv numbers")
+        self.sample_every = max(1, papers // self.BIGRAM_SAMPLE)
         self.stats: CorpusStats | None = None
+        self.files: list[Path] = []
 
     def _tokens(self, rng: random.Random, count: int) -> list[int]:
-        return rng.choices(range(len(self.words)), cum_weights=self.cum_weights, k=count)
+        return rng.choices(self._population, cum_weights=self.cum_weights, k=count)
 
     def _sentences(self, rng: random.Random, tokens: list[int]) -> str:
         words = [self.words[index] for index in tokens]
@@ -162,66 +179,101 @@ class Corpus:
             start = end
         return " ".join(sentences)
 
-    def batches(self, size: int) -> Iterator[list[Paper]]:
-        """All papers in arXiv order, `size` at a time; fills `self.stats` when exhausted."""
-        rng = random.Random(self.seed + 1)
+    def month(self, index: int) -> tuple[list[Paper], CorpusStats]:
+        """The papers of month `index`, in arXiv order, and their statistics."""
+        (year, month), count = self.per_month[index]
+        rng = random.Random(self.seed * 1_000 + index)
         doc_freq = [0] * len(self.words)
         bigrams: Counter[tuple[int, int]] = Counter()
-        sample_every = max(1, self.papers // self.BIGRAM_SAMPLE)
         sampled = 0
-        batch: list[Paper] = []
-        serial = 0
-        for (year, month), count in self.per_month:
-            days = sorted(rng.randint(1, calendar.monthrange(year, month)[1]) for _ in range(count))
-            for number, day in enumerate(days, start=1):
-                title_tokens = self._tokens(rng, rng.randint(8, 15))
-                abstract_tokens = self._tokens(rng, rng.randint(150, 250))
-                keywords = rng.sample(self.keywords, rng.randint(0, 8))
-                seen = set(title_tokens)
-                seen.update(abstract_tokens)
-                for keyword in keywords:
-                    seen.update(keyword)
-                for index in seen:
-                    doc_freq[index] += 1
-                if serial % sample_every == 0 and sampled < self.BIGRAM_SAMPLE:
-                    sampled += 1
-                    limit = self.BIGRAM_RANKS
-                    bigrams.update(
-                        {
-                            (a, b)
-                            for a, b in itertools.pairwise(abstract_tokens)
-                            if a < limit and b < limit and a != b
-                        }
-                    )
-                serial += 1
-                has_code = rng.random() < 0.5
-                owner = rng.choice(self.authors).split()[-1].lower()
-                batch.append(
-                    Paper(
-                        id=f"{year % 100:02d}{month:02d}.{number:05d}",
-                        title=" ".join(self.words[index].capitalize() for index in title_tokens),
-                        abstract=self._sentences(rng, abstract_tokens),
-                        authors=tuple(rng.sample(self.authors, rng.randint(3, 12))),
-                        organization=rng.choice(self.orgs) if rng.random() < 0.4 else None,
-                        published=dt.date(year, month, day),
-                        upvotes=int(rng.paretovariate(1.2)) - 1,
-                        comments=rng.randint(0, 5),
-                        github_repo=f"https://github.com/{owner}/{self.words[title_tokens[0]]}"
-                        if has_code
-                        else None,
-                        github_stars=rng.randint(0, 3_000) if has_code else None,
-                        project_page=f"https://{owner}.github.io/" if rng.random() < 0.2 else None,
-                        ai_summary=self._sentences(rng, self._tokens(rng, rng.randint(20, 40))),
-                        ai_keywords=tuple(" ".join(self.words[i] for i in keyword) for keyword in keywords),
-                        thumbnail=f"https://cdn-thumbnails.huggingface.co/social-thumbnails/papers/{year}.png",
-                    )
+        papers: list[Paper] = []
+        days = sorted(rng.randint(1, calendar.monthrange(year, month)[1]) for _ in range(count))
+        for number, day in enumerate(days, start=1):
+            title_tokens = self._tokens(rng, rng.randint(8, 15))
+            abstract_tokens = self._tokens(rng, rng.randint(150, 250))
+            keywords = rng.sample(self.keywords, rng.randint(0, 8))
+            seen = set(title_tokens)
+            seen.update(abstract_tokens)
+            for keyword in keywords:
+                seen.update(keyword)
+            for word in seen:
+                doc_freq[word] += 1
+            if number % self.sample_every == 0:
+                sampled += 1
+                limit = self.BIGRAM_RANKS
+                bigrams.update(
+                    {
+                        (a, b)
+                        for a, b in itertools.pairwise(abstract_tokens)
+                        if a < limit and b < limit and a != b
+                    }
                 )
-                if len(batch) >= size:
-                    yield batch
-                    batch = []
-        if batch:
-            yield batch
-        self.stats = CorpusStats(doc_freq=doc_freq, bigram_freq=bigrams, bigram_sample=sampled)
+            has_code = rng.random() < 0.5
+            owner = rng.choice(self.authors).split()[-1].lower()
+            papers.append(
+                Paper(
+                    id=f"{year % 100:02d}{month:02d}.{number:05d}",
+                    title=" ".join(self.words[word].capitalize() for word in title_tokens),
+                    abstract=self._sentences(rng, abstract_tokens),
+                    authors=tuple(rng.sample(self.authors, rng.randint(3, 12))),
+                    organization=rng.choice(self.orgs) if rng.random() < 0.4 else None,
+                    published=dt.date(year, month, day),
+                    upvotes=int(rng.paretovariate(1.2)) - 1,
+                    comments=rng.randint(0, 5),
+                    github_repo=f"https://github.com/{owner}/{self.words[title_tokens[0]]}"
+                    if has_code
+                    else None,
+                    github_stars=rng.randint(0, 3_000) if has_code else None,
+                    project_page=f"https://{owner}.github.io/" if rng.random() < 0.2 else None,
+                    # A one-sentence summary; drawn from the abstract's words to keep generation cheap.
+                    ai_summary=self._sentences(rng, abstract_tokens[-rng.randint(20, 40) :]),
+                    ai_keywords=tuple(" ".join(self.words[word] for word in keyword) for keyword in keywords),
+                    thumbnail=f"https://cdn-thumbnails.huggingface.co/social-thumbnails/papers/{year}.png",
+                )
+            )
+        return papers, CorpusStats(doc_freq=doc_freq, bigram_freq=bigrams, bigram_sample=sampled)
+
+    def generate(self, directory: Path, workers: int) -> None:
+        """Generate every month into `directory` (one pickle per month) and fill `self.stats`."""
+        directory.mkdir(parents=True, exist_ok=True)
+        indices = range(len(self.per_month))
+        jobs = [(index, directory / f"month-{index:03d}.pickle") for index in indices]
+        stats = CorpusStats(doc_freq=[0] * len(self.words), bigram_freq=Counter(), bigram_sample=0)
+        if workers <= 1:
+            _WORKER["corpus"] = self
+            parts = [_write_month(job) for job in jobs]
+        else:
+            context = multiprocessing.get_context("fork")  # workers inherit this Corpus
+            _WORKER["corpus"] = self
+            with context.Pool(workers) as pool:
+                parts = pool.map(_write_month, jobs, chunksize=1)
+        for part in parts:
+            stats.add(part)
+        self.stats = stats
+        self.files = [path for _, path in jobs]
+
+    def batches(self, size: int) -> Iterator[list[Paper]]:
+        """All papers in arXiv order, `size` at a time, read back from `generate`'s files."""
+        pending: list[Paper] = []
+        for path in self.files:
+            with path.open("rb") as handle:
+                pending.extend(pickle.load(handle))  # noqa: S301 (our own scratch file)
+            while len(pending) >= size:
+                yield pending[:size]
+                pending = pending[size:]
+        if pending:
+            yield pending
+
+
+_WORKER: dict[str, Corpus] = {}
+
+
+def _write_month(job: tuple[int, Path]) -> CorpusStats:
+    index, path = job
+    papers, stats = _WORKER["corpus"].month(index)
+    with path.open("wb") as handle:
+        pickle.dump(papers, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    return stats
 
 
 # --------------------------------------------------------------------------- query terms

@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, delete, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -20,6 +20,7 @@ from bot.types import ChannelRef, PostRef
 
 DELIVERIES = DeliveryRow.__table__  # type: ignore[attr-defined]
 CLAIM_LEASE = dt.timedelta(minutes=5)
+RELEASED = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)  # a released claim is stale for everyone
 
 HEADER = "header"
 PAPER = "paper"
@@ -92,7 +93,7 @@ class DeliveryLedger:
             .where(
                 _key(channel, day, kind, paper_id),
                 DELIVERIES.c.sent_at.is_(None),
-                DELIVERIES.c.claimed_at < now - self.lease,
+                or_(DELIVERIES.c.claimed_by == owner, DELIVERIES.c.claimed_at < now - self.lease),
             )
             .values(claimed_by=owner, claimed_at=now)
             .returning(DELIVERIES.c.id)
@@ -112,10 +113,12 @@ class DeliveryLedger:
             )
 
     async def release(self, claim: int) -> None:
-        """Give up an unsent claim so that the next run sends it."""
+        """Give up an unsent claim so that the next run, in any process, sends it."""
         async with self.engine.begin() as conn:
             await conn.execute(
-                delete(DELIVERIES).where(DELIVERIES.c.id == claim, DELIVERIES.c.sent_at.is_(None))
+                update(DELIVERIES)
+                .where(DELIVERIES.c.id == claim, DELIVERIES.c.sent_at.is_(None))
+                .values(claimed_by="", claimed_at=RELEASED)
             )
 
     async def of_day(self, channel: ChannelRef, day: dt.date) -> list[Delivery]:

@@ -12,9 +12,12 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from adapters.app import Core, build_core
+from bot.config import Settings
 from bot.db import create_engine, upgrade
 from bot.source import HFSource
 from tests.fake_hf import FakeHF
+from tests.fakes import FakeClock, RecordingPublisher
 
 POSTGRES_URL = os.environ.get("PAPERBOY_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"]
@@ -110,3 +113,27 @@ async def hf_source(fake_hf: FakeHF, recording_sleep: RecordingSleep) -> AsyncIt
         yield source
     finally:
         await source.aclose()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(NOW)
+
+
+@pytest.fixture
+def publisher() -> RecordingPublisher:
+    return RecordingPublisher()
+
+
+@pytest.fixture
+async def core(
+    database_url: str, fake_hf: FakeHF, clock: FakeClock, publisher: RecordingPublisher
+) -> AsyncIterator[Core]:
+    """The whole bot, built by the composition root, with a recording "test" platform."""
+    settings = Settings(database_url=database_url, hf_base_url=fake_hf.url, hf_retry_budget_seconds=1)
+    async with build_core(settings, clock=clock) as built:
+        built.bot.attach(publisher)
+        try:
+            yield built
+        finally:
+            await built.bot.stop()

@@ -1,0 +1,84 @@
+"""Test doubles that satisfy the core's ports: a settable clock and a recording adapter."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.ports import ChannelUnavailable, Outgoing
+from bot.types import ChannelRef, Notice, Post, PostRef, UserRef
+from tests.fake_hf import load_sample
+
+
+class FakeClock:
+    def __init__(self, now: dt.datetime) -> None:
+        self.current = now
+
+    def now(self) -> dt.datetime:
+        return self.current
+
+    def set(self, now: dt.datetime) -> None:
+        self.current = now
+
+    def advance(self, **delta: float) -> None:
+        self.current += dt.timedelta(**delta)
+
+
+@dataclass
+class Published:
+    channel: ChannelRef
+    message: Outgoing
+    thread: PostRef | None
+    ref: PostRef
+
+    @property
+    def text(self) -> str:
+        return self.message.text if isinstance(self.message, Notice) else self.message.title
+
+    @property
+    def paper_id(self) -> str | None:
+        return self.message.paper_id if isinstance(self.message, Post) else None
+
+
+@dataclass
+class RecordingPublisher:
+    """Records every message; can fail the Nth publish or refuse management."""
+
+    platform: str = "test"
+    managers: set[str] | None = None  # None: everyone may manage channels
+    posts: list[Published] = field(default_factory=list)
+    dms: list[tuple[UserRef, Outgoing]] = field(default_factory=list)
+    fail_at: dict[int, BaseException] = field(default_factory=dict)
+    attempts: int = 0
+
+    async def publish(self, channel: ChannelRef, message: Outgoing, *, thread: PostRef | None = None) -> PostRef:
+        self.attempts += 1
+        if self.attempts in self.fail_at:
+            raise self.fail_at[self.attempts]
+        ref = PostRef(channel, f"{self.platform}-msg-{self.attempts}", thread.message_id if thread else None)
+        self.posts.append(Published(channel, message, thread, ref))
+        return ref
+
+    async def send_dm(self, user: UserRef, message: Outgoing) -> None:
+        self.dms.append((user, message))
+
+    async def can_manage(self, user: UserRef, channel: ChannelRef) -> bool:
+        return self.managers is None or user.user in self.managers
+
+    def paper_posts(self) -> list[Published]:
+        return [p for p in self.posts if p.paper_id]
+
+
+def gone(reason: str = "channel_not_found") -> ChannelUnavailable:
+    return ChannelUnavailable(reason)
+
+
+def sample_items(count: int, *, day: dt.date, start: int = 0) -> list[dict[str, Any]]:
+    """`count` sample items re-dated to `day`, with distinct upvotes (count, count-1, …)."""
+    items = copy.deepcopy(load_sample()[start : start + count])
+    for offset, item in enumerate(items):
+        item["publishedAt"] = f"{day.isoformat()}T08:00:00.000Z"
+        item["paper"]["upvotes"] = count - offset
+    return items

@@ -1,0 +1,274 @@
+"""Daily digests: which list, exactly once, resume, catch-up, pauses and recaps."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from adapters.app import Core
+from bot.digest import newest_closed_day
+from bot.types import ChannelRef, Command, Notice, PostRef, Reaction, UserRef
+from tests.fake_hf import FakeHF
+from tests.fakes import FakeClock, RecordingPublisher, gone, sample_items
+
+CHANNEL = ChannelRef("test", "team-1", "C1")
+ADMIN = UserRef("test", "team-1", "U-admin")
+UTC = dt.UTC
+
+
+def at(year: int, month: int, day: int, hour: int = 12, minute: int = 0) -> dt.datetime:
+    return dt.datetime(year, month, day, hour, minute, tzinfo=UTC)
+
+
+async def subscribe(core: Core, options: str = "09:00 UTC", channel: ChannelRef = CHANNEL) -> str:
+    reply = await core.bot.handle_command(Command("digest", f"here {options}", ADMIN, channel))
+    assert reply.ok, reply.text
+    return reply.text
+
+
+@pytest.mark.parametrize(
+    ("now", "expected"),
+    [
+        (at(2025, 11, 21, 12), dt.date(2025, 11, 20)),  # Friday noon: Thursday's list closed overnight
+        (at(2025, 11, 24, 8), dt.date(2025, 11, 21)),  # Monday morning carries Friday's list
+        (at(2025, 11, 22, 10), dt.date(2025, 11, 21)),  # Saturday
+        (at(2025, 11, 25, 2), dt.date(2025, 11, 21)),  # Monday's list closes at 02:30 UTC Tuesday
+        (at(2025, 11, 25, 3), dt.date(2025, 11, 24)),
+        (at(2025, 7, 1, 1, 30), dt.date(2025, 6, 30)),  # summer time: closes 01:30 UTC
+    ],
+)
+def test_newest_closed_list(now: dt.datetime, expected: dt.date) -> None:
+    assert newest_closed_day(now) == expected
+
+
+async def test_weekday_digest_posts_header_then_cards_in_its_thread_once(
+    core: Core, fake_hf: FakeHF, publisher: RecordingPublisher
+) -> None:
+    fake_hf.set_day("2025-11-20", sample_items(12, day=dt.date(2025, 11, 20)))
+    await subscribe(core)
+    outcome = await core.bot.post_digest(CHANNEL)
+    assert outcome.day == dt.date(2025, 11, 20) and outcome.posted == 11
+    header, *cards = publisher.posts
+    assert isinstance(header.message, Notice)
+    assert header.text == "Daily Papers · Thu 20 Nov 2025 · 10 of 12"
+    assert header.thread is None
+    assert len(cards) == 10 and all(card.thread == header.ref for card in cards)
+    upvotes = [card.message.upvotes for card in cards]  # type: ignore[union-attr]
+    assert upvotes == sorted(upvotes, reverse=True) == list(range(12, 2, -1))
+
+    again = await core.bot.post_digest(CHANNEL)
+    assert again.posted == 0 and "already posted" in again.note
+    assert len(publisher.posts) == 11
+
+
+async def test_monday_carries_fridays_list_and_flat_option_skips_the_thread(
+    core: Core, fake_hf: FakeHF, publisher: RecordingPublisher, clock: FakeClock
+) -> None:
+    fake_hf.set_day("2025-11-21", sample_items(3, day=dt.date(2025, 11, 21)))
+    clock.set(at(2025, 11, 24, 8))
+    await subscribe(core, "09:00 Europe/Berlin flat")
+    outcome = await core.bot.post_digest(CHANNEL)
+    assert outcome.day == dt.date(2025, 11, 21)
+    assert publisher.posts[0].text == "Daily Papers · Fri 21 Nov 2025 · 3 of 3"
+    assert all(post.thread is None for post in publisher.posts)
+
+
+async def test_empty_weekday_list_gets_a_header_saying_so(
+    core: Core, fake_hf: FakeHF, publisher: RecordingPublisher, clock: FakeClock
+) -> None:
+    fake_hf.set_day("2025-11-27", [])  # Thanksgiving: nothing listed
+    clock.set(at(2025, 11, 28, 12))
+    await subscribe(core)
+    await core.bot.post_digest(CHANNEL)
+    assert [p.text for p in publisher.posts] == [
+        "Daily Papers · Thu 27 Nov 2025 · no papers on Hugging Face's list that day"
+    ]
+
+
+async def test_filters_size_min_upvotes_and_keywords(
+    core: Core, fake_hf: FakeHF, publisher: RecordingPublisher
+) -> None:
+    items = sample_items(12, day=dt.date(2025, 11, 20))
+    fake_hf.set_day("2025-11-20", items)
+    await subscribe(core, "top 5 min-upvotes 6")
+    await core.bot.post_digest(CHANNEL)
+    assert publisher.posts[0].text == "Daily Papers · Thu 20 Nov 2025 · 5 of 12"
+    assert [p.message.upvotes for p in publisher.paper_posts()] == [12, 11, 10, 9, 8]  # type: ignore[union-attr]
+
+    other = ChannelRef("test", "team-1", "C2")
+    await subscribe(core, "+reasoning -peers", channel=other)
+    await core.bot.post_digest(other)
+    posted = {p.paper_id for p in publisher.posts if p.channel == other and p.paper_id}
+
+    def words(item: dict[str, object]) -> list[str]:
+        paper = item["paper"]
+        assert isinstance(paper, dict)
+        text = f"{paper['title']} {paper['summary']} {' '.join(paper.get('ai_keywords') or [])}"
+        return "".join(c if c.isalnum() else " " for c in text.lower()).split()
+
+    expected = {
+        i["paper"]["id"] for i in items if "reasoning" in words(i) and "peers" not in words(i)
+    }
+    assert expected
+    assert posted == expected
+
+
+async def test_a_crash_midway_resumes_with_only_the_unsent_papers(
+    core: Core, fake_hf: FakeHF, publisher: RecordingPublisher
+) -> None:
+    fake_hf.set_day("2025-11-20", sample_items(12, day=dt.date(2025, 11, 20)))
+    await subscribe(core)
+    publisher.fail_at[4] = ConnectionResetError("network dropped")
+    with pytest.raises(ConnectionResetError):
+        await core.bot.post_digest(CHANNEL)
+    assert len(publisher.posts) == 3  # header and two papers went out
+    resumed = await core.bot.post_digest(CHANNEL)
+    assert resumed.posted == 8
+    headers = [p for p in publisher.posts if not p.paper_id]
+    papers = [p.paper_id for p in publisher.paper_posts()]
+    assert len(headers) == 1 and len(papers) == 10 and len(set(papers)) == 10
+    assert all(p.thread == headers[0].ref for p in publisher.paper_posts())
+
+
+async def test_claims_left_by_a_dead_process_are_taken_over_after_the_lease(
+    core: Core, fake_hf: FakeHF, publisher: RecordingPublisher, clock: FakeClock
+) -> None:
+    fake_hf.set_day("2025-11-20", sample_items(4, day=dt.date(2025, 11, 20)))
+    await subscribe(core)
+    day = dt.date(2025, 11, 20)
+    ledger = core.bot.ledger
+    # Another process claimed the header and all papers, sent the header and one paper, and died.
+    listed = (await core.bot.ingestor.fetch_days([day]), await core.store.daily_list(day))[1].papers
+    header = await ledger.claim(CHANNEL, day, "header", owner="dead", now=clock.now())
+    claims = [
+        await ledger.claim(CHANNEL, day, "paper", p.id, position=i, owner="dead", now=clock.now())
+        for i, p in enumerate(listed, 1)
+    ]
+    assert header is not None and claims[0] is not None
+    await ledger.mark_sent(header, PostRef(CHANNEL, "hdr-1"), now=clock.now())
+    await ledger.mark_sent(claims[0], PostRef(CHANNEL, "p-1", "hdr-1"), now=clock.now())
+
+    clock.advance(minutes=1)
+    early = await core.bot.post_digest(CHANNEL)
+    assert early.posted == 0 and publisher.posts == []
+
+    clock.advance(minutes=5)
+    late = await core.bot.post_digest(CHANNEL)
+    assert late.posted == 3
+    assert [p.thread.message_id for p in publisher.posts if p.thread] == ["hdr-1"] * 3
+    assert {p.paper_id for p in publisher.posts} == {p.id for p in listed[1:]}
+
+
+async def test_a_gone_channel_pauses_the_subscription_without_retrying(
+    core: Core, fake_hf: FakeHF, publisher: RecordingPublisher, clock: FakeClock
+) -> None:
+    fake_hf.set_day("2025-11-20", sample_items(5, day=dt.date(2025, 11, 20)))
+    await subscribe(core)
+    publisher.fail_at[2] = gone("not_in_channel")
+    outcome = await core.bot.post_digest(CHANNEL)
+    assert outcome.note.startswith("Paused: not_in_channel")
+    attempts = publisher.attempts
+    clock.advance(days=1)
+    assert (await core.bot.post_digest(CHANNEL)).posted == 0
+    assert await core.bot.catch_up() == []
+    assert publisher.attempts == attempts
+    status = await core.bot.handle_command(Command("digest", "status", ADMIN, CHANNEL))
+    assert "Paused: not_in_channel" in status.text
+    resumed = await subscribe(core)
+    assert "Daily digest updated" in resumed
+    assert (await core.bot.post_digest(CHANNEL)).posted > 0
+
+
+async def test_catch_up_posts_todays_missed_digest_only_when_its_time_passed(
+    core: Core, fake_hf: FakeHF, publisher: RecordingPublisher
+) -> None:
+    fake_hf.set_day("2025-11-20", sample_items(2, day=dt.date(2025, 11, 20)))
+    later = ChannelRef("test", "team-1", "C-later")
+    await subscribe(core, "09:00 UTC")
+    await subscribe(core, "13:00 UTC", channel=later)
+    outcomes = await core.bot.catch_up()
+    assert len(outcomes) == 1
+    assert {p.channel for p in publisher.posts} == {CHANNEL}
+    assert await core.bot.catch_up() and len(publisher.posts) == 3  # a second catch-up posts nothing
+
+
+async def test_start_schedules_stored_subscriptions_and_catches_up(
+    core: Core, fake_hf: FakeHF, publisher: RecordingPublisher
+) -> None:
+    fake_hf.set_day("2025-11-20", sample_items(2, day=dt.date(2025, 11, 20)))
+    await subscribe(core)
+    await core.bot.start()
+    assert "digest:test:team-1:C1" in core.bot.scheduler.job_ids()
+    assert "refresh" in core.bot.scheduler.job_ids()
+    await wait_for(lambda: len(publisher.posts) == 3)
+
+
+async def test_digest_off_unschedules(core: Core, publisher: RecordingPublisher) -> None:
+    await subscribe(core)
+    await core.bot.start()
+    off = await core.bot.handle_command(Command("digest", "off", ADMIN, CHANNEL))
+    assert off.text == "Daily digest off for this channel." and not off.ephemeral
+    assert "digest:test:team-1:C1" not in core.bot.scheduler.job_ids()
+
+
+async def test_unfetchable_list_is_explained_in_status(
+    core: Core, fake_hf: FakeHF, publisher: RecordingPublisher
+) -> None:
+    from tests.fake_hf import Fault
+
+    await subscribe(core)
+    fake_hf.fail_next(*[Fault(503)] * 20)
+    outcome = await core.bot.post_digest(CHANNEL)
+    assert outcome.posted == 0 and "could not be fetched" in outcome.note
+    status = await core.bot.handle_command(Command("digest", "status", ADMIN, CHANNEL))
+    assert "could not be fetched from Hugging Face" in status.text
+    fake_hf.faults.clear()
+    assert (await core.bot.post_digest(CHANNEL)).posted == 1  # header: Thursday had no sample papers
+
+
+async def test_explicit_day_repeat_posts_nothing_not_even_a_header(
+    core: Core, fake_hf: FakeHF, publisher: RecordingPublisher
+) -> None:
+    await subscribe(core)
+    first = await core.bot.post_digest(CHANNEL, day=dt.date(2025, 5, 13))
+    assert first.posted == 3
+    second = await core.bot.post_digest(CHANNEL, day=dt.date(2025, 5, 13))
+    assert second.posted == 0 and len(publisher.posts) == 3
+
+
+async def test_monday_recap_ranks_last_weeks_papers_by_votes(
+    core: Core, fake_hf: FakeHF, publisher: RecordingPublisher, clock: FakeClock
+) -> None:
+    fake_hf.set_day("2025-11-20", sample_items(3, day=dt.date(2025, 11, 20)))
+    await subscribe(core)
+    await core.bot.post_digest(CHANNEL)
+    cards = publisher.paper_posts()
+    for voter in ("U1", "U2"):
+        await core.bot.handle_reaction(Reaction(cards[2].ref, UserRef("test", "team-1", voter), "👍", True))
+    await core.bot.handle_reaction(Reaction(cards[0].ref, UserRef("test", "team-1", "U1"), "👍", True))
+    clock.set(at(2025, 11, 24, 9, 5))
+    recap = await core.bot.digester.recap(CHANNEL)
+    assert recap.posted == 1
+    text = publisher.posts[-1].text
+    assert text.startswith("Weekly recap")
+    first, second = (line for line in text.splitlines() if line[:2] in {"1.", "2."})
+    assert cards[2].text in first and "👍 2" in first and "👍 1" in second
+    assert (await core.bot.digester.recap(CHANNEL)).posted == 0
+
+
+async def test_no_votes_no_recap(core: Core, publisher: RecordingPublisher, clock: FakeClock) -> None:
+    await subscribe(core)
+    clock.set(at(2025, 11, 24, 9, 5))
+    assert (await core.bot.digester.recap(CHANNEL)).posted == 0
+    assert publisher.posts == []
+
+
+async def wait_for(predicate, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        assert loop.time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.01)
