@@ -181,13 +181,7 @@ def show(
         raise _fail(str(exc), EXIT_USAGE) from None
 
     async def work(core: Core) -> Paper | None:
-        stored = await core.store.get_paper(paper_id)
-        if stored:
-            return stored
-        fetched = await core.source.paper(paper_id)
-        if fetched is None:
-            return None
-        return await core.bot.fetch_paper(paper_id)
+        return await core.store.get_paper(paper_id) or await core.bot.fetch_paper(paper_id)
 
     try:
         found = _run(work)

@@ -21,8 +21,8 @@ def cut_at_word(text: str, limit: int) -> str:
         return "…"[:limit]
     head = text[: limit - 1]
     space = head.rfind(" ")
-    # A single word longer than the limit is the one case that must be cut inside it.
-    if space > limit // 2:
+    # A first word longer than the limit is the one case that must be cut inside it.
+    if space > 0:
         head = head[:space]
     return head.rstrip(" ,;:-") + "…"
 

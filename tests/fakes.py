@@ -53,7 +53,9 @@ class RecordingPublisher:
     fail_at: dict[int, BaseException] = field(default_factory=dict)
     attempts: int = 0
 
-    async def publish(self, channel: ChannelRef, message: Outgoing, *, thread: PostRef | None = None) -> PostRef:
+    async def publish(
+        self, channel: ChannelRef, message: Outgoing, *, thread: PostRef | None = None
+    ) -> PostRef:
         self.attempts += 1
         if self.attempts in self.fail_at:
             raise self.fail_at[self.attempts]

@@ -107,9 +107,7 @@ async def test_filters_size_min_upvotes_and_keywords(
         text = f"{paper['title']} {paper['summary']} {' '.join(paper.get('ai_keywords') or [])}"
         return "".join(c if c.isalnum() else " " for c in text.lower()).split()
 
-    expected = {
-        i["paper"]["id"] for i in items if "reasoning" in words(i) and "peers" not in words(i)
-    }
+    expected = {i["paper"]["id"] for i in items if "reasoning" in words(i) and "peers" not in words(i)}
     assert expected
     assert posted == expected
 

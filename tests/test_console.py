@@ -1,0 +1,148 @@
+"""The console adapter as a user drives it: `paperboy run` in a real subprocess, stdin and stdout."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import re
+import sys
+from pathlib import Path
+
+from bot.digest import newest_closed_day
+from tests.fake_hf import FakeHF
+
+
+class ConsoleProcess:
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+        self.seen: list[str] = []
+
+    async def send(self, line: str) -> None:
+        assert self.process.stdin
+        self.process.stdin.write((line + "\n").encode())
+        await self.process.stdin.drain()
+
+    async def expect(self, pattern: str, timeout: float = 20.0) -> re.Match[str]:
+        """Read stdout until a line matches `pattern` (a regex); fail after `timeout` seconds."""
+        assert self.process.stdout
+        regex = re.compile(pattern)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            remaining = deadline - loop.time()
+            assert remaining > 0, f"no line matched {pattern!r}; saw:\n" + "\n".join(self.seen[-40:])
+            try:
+                raw = await asyncio.wait_for(self.process.stdout.readline(), remaining)
+            except TimeoutError:
+                raise AssertionError(
+                    f"no line matched {pattern!r}; saw:\n" + "\n".join(self.seen[-40:])
+                ) from None
+            assert raw, f"stdout closed before {pattern!r}; saw:\n" + "\n".join(self.seen[-40:])
+            line = raw.decode().rstrip("\n")
+            self.seen.append(line)
+            if match := regex.search(line):
+                return match
+
+    async def close(self) -> int:
+        assert self.process.stdin
+        self.process.stdin.close()  # Ctrl-D
+        return await asyncio.wait_for(self.process.wait(), 20)
+
+
+async def start(args: list[str], env: dict[str, str], cwd: Path) -> ConsoleProcess:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "adapters.cli",
+        *args,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        env=env,
+        cwd=cwd,
+    )
+    return ConsoleProcess(process)
+
+
+async def test_run_answers_posts_counts_votes_and_keeps_them_across_a_restart(
+    fake_hf: FakeHF, tmp_path: Path
+) -> None:
+    today = dt.datetime.now(dt.UTC).date()
+    recent = newest_closed_day(dt.datetime.now(dt.UTC))
+    fake_hf.move_day("2025-05-13", recent)  # "Learning from Peers" and one more, on a recent list
+    env = {
+        **os.environ,
+        "PAPERBOY_HF_BASE_URL": fake_hf.url,
+        "PAPERBOY_HF_RETRY_BUDGET_SECONDS": "2",
+        "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
+    }
+    assert recent >= today - dt.timedelta(days=6)
+
+    bot = await start(["run"], env, tmp_path)
+    await bot.expect(r"^\* First start: fetched 2 papers from the last 7 days")
+    await bot.send("/paper search learning from peers")
+    await bot.expect(r"^1\. Learning from Peers in Reasoning Models$")
+    await bot.send("/paper digest here 09:30 Europe/Berlin top 1")
+    await bot.expect(r"Daily digest on for this channel: 09:30 Europe/Berlin on weekdays, top 1")
+    await bot.send("/paper follow reasoning")
+    await bot.expect(r"Saved search #1: reasoning")
+
+    # A second process posts the digest now, while `paperboy run` holds the same SQLite file.
+    poster = await start(
+        ["digest", "post", "--platform", "console", "--channel", "console", "--date", recent.isoformat()],
+        env,
+        tmp_path,
+    )
+    header = await poster.expect(r"^\[([0-9a-f]{6})\] Daily Papers · .* · 1 of 2$")
+    card = await poster.expect(r"^    \[([0-9a-f]{6})\] \(thread of ([0-9a-f]{6})\) (.+)$")
+    assert card.group(2) == header.group(1)
+    title = card.group(3)
+    assert await poster.close() == 0
+
+    repeat = await start(
+        ["digest", "post", "--platform", "console", "--channel", "console", "--date", recent.isoformat()],
+        env,
+        tmp_path,
+    )
+    await repeat.expect(r"already posted")
+    assert await repeat.close() == 0
+    assert not any("Daily Papers ·" in line for line in repeat.seen)  # not even a header
+
+    await bot.send(f"/react {card.group(1)} 👍")
+    await bot.expect(r"Vote counted for .*: 👍 1 · 👎 0")
+    await bot.send(f"/react {header.group(1)} 👍")
+    await bot.expect(r"No vote: .* is not a paper message")
+    await bot.send("/paper top")
+    await bot.expect(rf"^1\. {re.escape(title)}$")
+    await bot.expect(r"👍 1 · ▲")
+    assert await bot.close() == 0
+
+    again = await start(["run"], env, tmp_path)  # restart: everything is still there
+    await again.send("/paper top all")
+    await again.expect(rf"^1\. {re.escape(title)}$")
+    await again.send("/paper following")
+    await again.expect(r"^1\. reasoning$")
+    await again.send("/paper digest status")
+    await again.expect(r"Daily digest: 09:30 Europe/Berlin on weekdays, top 1")
+    await again.send("/paper search learning from peers")
+    await again.expect(r"^1\. Learning from Peers in Reasoning Models$")
+    assert await again.close() == 0
+    assert not any("Traceback" in line for line in again.seen + bot.seen)
+
+
+async def test_unreachable_hf_is_said_once_and_the_bot_keeps_running(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "PAPERBOY_HF_BASE_URL": "http://127.0.0.1:9",
+        "PAPERBOY_HF_RETRY_BUDGET_SECONDS": "1",
+    }
+    bot = await start(["run"], env, tmp_path)
+    await bot.expect(r"^\* Hugging Face is unreachable .*keeps running")
+    await bot.send("/paper search anything")
+    await bot.expect(r"No papers match")
+    await bot.send("/paper nonsense")
+    await bot.expect(r"Unknown command 'nonsense'")
+    assert await bot.close() == 0
+    assert sum("unreachable" in line for line in bot.seen) == 1
+    assert not any("Traceback" in line for line in bot.seen)
