@@ -88,4 +88,9 @@ def wanted_adapters(settings: Settings) -> list[str]:
     """Adapters `paperboy run` starts: PAPERBOY_ADAPTERS, else those with credentials, else console."""
     if settings.adapters:
         return list(settings.adapters.split(","))
-    return ["console"]
+    chosen = [
+        name
+        for name, enabled in (("slack", settings.slack_enabled()), ("discord", settings.discord_enabled()))
+        if enabled
+    ]
+    return chosen or ["console"]

@@ -214,8 +214,13 @@ def run() -> None:
             finally:
                 await core.bot.stop()
 
-    if adapters != ["console"]:
-        raise _fail(f"paperboy run: adapters {', '.join(adapters)} are not available yet.", EXIT_USAGE)
+    missing = [name for name in adapters if name != "console"]
+    if missing:
+        raise _fail(
+            f"paperboy run: the {' and '.join(missing)} adapter is not part of this version yet; "
+            "unset its credentials (or set PAPERBOY_ADAPTERS=console) to run the console.",
+            EXIT_USAGE,
+        )
     try:
         asyncio.run(main())
     except KeyboardInterrupt:

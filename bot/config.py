@@ -56,6 +56,25 @@ class Settings(BaseSettings):
     # Which adapters `paperboy run` starts: console, slack, discord (comma-separated).
     # Unset: the ones whose credentials are set, or the console when none are.
     adapters: str | None = Field(default=None, validation_alias=AliasChoices("PAPERBOY_ADAPTERS", "adapters"))
+    # Platform credentials: secrets, never logged. Setting them enables that adapter.
+    slack_bot_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("SLACK_BOT_TOKEN", "slack_bot_token")
+    )
+    slack_signing_secret: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("SLACK_SIGNING_SECRET", "slack_signing_secret")
+    )
+    slack_app_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("SLACK_APP_TOKEN", "slack_app_token")
+    )
+    slack_client_id: str | None = Field(
+        default=None, validation_alias=AliasChoices("SLACK_CLIENT_ID", "slack_client_id")
+    )
+    slack_client_secret: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("SLACK_CLIENT_SECRET", "slack_client_secret")
+    )
+    discord_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("DISCORD_TOKEN", "discord_token")
+    )
     console_user: str = Field(
         default="you", validation_alias=AliasChoices("PAPERBOY_CONSOLE_USER", "console_user")
     )
@@ -94,6 +113,12 @@ class Settings(BaseSettings):
         if unknown or not names:
             raise ValueError("PAPERBOY_ADAPTERS takes console, slack and/or discord, comma-separated")
         return ",".join(names)
+
+    def slack_enabled(self) -> bool:
+        return bool(self.slack_bot_token or (self.slack_client_id and self.slack_client_secret))
+
+    def discord_enabled(self) -> bool:
+        return self.discord_token is not None
 
     def vote_emojis(self) -> frozenset[str]:
         return frozenset(e.strip() for e in self.vote_emoji.split(",") if e.strip())

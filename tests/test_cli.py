@@ -134,3 +134,27 @@ async def test_db_upgrade_reports_the_revision(run_cli) -> None:  # type: ignore
 async def test_bad_settings_are_reported_once(run_cli) -> None:  # type: ignore[no-untyped-def]
     bad = await run_cli("search", "x", env={"PAPERBOY_DATABASE_URL": "mysql://nope"})
     assert bad.code == 2 and "PAPERBOY_DATABASE_URL" in bad.err and "Traceback" not in bad.err
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, ["console"]),
+        ({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"}, ["slack"]),
+        ({"SLACK_CLIENT_ID": "1.2", "SLACK_CLIENT_SECRET": "c"}, ["slack"]),
+        ({"DISCORD_TOKEN": "d"}, ["discord"]),
+        ({"DISCORD_TOKEN": "d", "SLACK_BOT_TOKEN": "xoxb-1"}, ["slack", "discord"]),
+        ({"DISCORD_TOKEN": "d", "PAPERBOY_ADAPTERS": "console"}, ["console"]),
+    ],
+)
+def test_run_picks_adapters_from_credentials(
+    env: dict[str, str], expected: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from adapters.app import wanted_adapters
+    from bot.config import Settings
+
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    settings = Settings()
+    assert wanted_adapters(settings) == expected
+    assert "xoxb-1" not in repr(settings) and "'d'" not in repr(settings)
