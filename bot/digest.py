@@ -147,8 +147,8 @@ class Digester:
             note = f"Posted {day_label(target)}'s list ({papers} paper{'s' if papers != 1 else ''})."
             await self.subscriptions.record_run(channel, now=now, note=note, posted_day=target)
         else:
+            # Nothing left to send: keep the last run's note, which says what happened.
             note = f"{day_label(target)}'s list was already posted here."
-            await self.subscriptions.record_run(channel, now=now, note=note)
         return DigestOutcome(target, sent, note)
 
     async def _plan(self, sub: Subscription, day: dt.date, now: dt.datetime) -> str | None:

@@ -136,14 +136,17 @@ class PaperBot:
     async def post_digest(self, channel: ChannelRef, *, day: dt.date | None = None) -> DigestOutcome:
         return await self.digester.run(channel, day=day)
 
-    async def _digest_job(self, channel: ChannelRef) -> None:
+    async def _digest_job(self, channel: ChannelRef) -> DigestOutcome | None:
+        """The scheduled job: the digest, then on Mondays the weekly recap. Never raises."""
         try:
-            await self.digester.run(channel)
+            outcome = await self.digester.run(channel)
             sub = await self.subscriptions.get(channel)
-            if sub and self.clock.now().astimezone(sub.zone).weekday() == 0:
+            if sub and not sub.paused_reason and self.clock.now().astimezone(sub.zone).weekday() == 0:
                 await self.digester.recap(channel)
+            return outcome
         except Exception:
             log.exception("digest for %s/%s failed", channel.platform, channel.channel)
+            return None
 
     async def _refresh_day(self, day: dt.date) -> None:
         await self.ingestor.fetch_days([day])
@@ -218,8 +221,8 @@ class PaperBot:
         for sub in await self.subscriptions.all():
             if sub.channel.platform not in self.publishers or sub.paused_reason:
                 continue
-            if self.due_today(sub, now):
-                outcomes.append(await self.digester.run(sub.channel))
+            if self.due_today(sub, now) and (outcome := await self._digest_job(sub.channel)):
+                outcomes.append(outcome)
         return outcomes
 
     async def _subscription_changed(self, channel: ChannelRef, sub: Subscription | None) -> None:

@@ -270,3 +270,18 @@ async def wait_for(predicate, timeout: float = 10.0) -> None:  # type: ignore[no
     while not predicate():
         assert loop.time() < deadline, "condition not met in time"
         await asyncio.sleep(0.01)
+
+
+async def test_monday_catch_up_posts_the_digest_then_the_recap(
+    core: Core, fake_hf: FakeHF, publisher: RecordingPublisher, clock: FakeClock
+) -> None:
+    fake_hf.set_day("2025-11-20", sample_items(2, day=dt.date(2025, 11, 20)))
+    fake_hf.set_day("2025-11-21", sample_items(2, day=dt.date(2025, 11, 21), start=10))
+    await subscribe(core)
+    await core.bot.post_digest(CHANNEL)
+    await core.bot.handle_reaction(Reaction(publisher.paper_posts()[0].ref, UserRef("test", "team-1", "U9"), "👍", True))
+    clock.set(at(2025, 11, 24, 10))
+    await core.bot.catch_up()
+    texts = [p.text for p in publisher.posts]
+    assert texts[-4].startswith("Daily Papers · Fri 21 Nov 2025")
+    assert texts[-1].startswith("Weekly recap")
