@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.config import Settings
 from bot.db import create_engine, upgrade
 from bot.deliveries import DeliveryLedger
+from bot.events import EventLog
 from bot.follows import SavedSearches
 from bot.ingest import Ingestor
 from bot.paperbot import PaperBot
@@ -64,6 +65,7 @@ async def build_core(
             ledger=DeliveryLedger(engine),
             votes=VoteBook(engine, key=await load_vote_key(engine, secret)),
             follows=SavedSearches(engine, search),
+            events=EventLog(engine),
             clock=clock,
             scheduler=Scheduler(),
             vote_emoji=settings.vote_emojis(),

@@ -190,3 +190,14 @@ class AppSecretRow(SQLModel, table=True):
 
     name: str = Field(primary_key=True, max_length=64)
     value: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class ProcessedEventRow(SQLModel, table=True):
+    """An event id a platform delivered; Slack retries the same event up to three times."""
+
+    __tablename__ = "processed_events"
+    __table_args__ = (Index("ix_processed_events_received", "received_at"),)
+
+    platform: str = Field(primary_key=True, max_length=32)
+    event_id: str = Field(primary_key=True, max_length=128)
+    received_at: dt.datetime = Field(sa_column=Column(UTCDateTime, nullable=False))

@@ -12,6 +12,7 @@ from bot.cards import cut_at_word
 from bot.commands import CommandRouter
 from bot.deliveries import DeliveryLedger
 from bot.digest import Digester, DigestOutcome
+from bot.events import EventLog
 from bot.follows import SavedSearches
 from bot.ingest import Ingestor, days_in_range
 from bot.ports import Clock, Publisher
@@ -46,6 +47,7 @@ class PaperBot:
         ledger: DeliveryLedger,
         votes: VoteBook,
         follows: SavedSearches,
+        events: EventLog,
         clock: Clock,
         scheduler: Scheduler,
         vote_emoji: frozenset[str],
@@ -59,6 +61,7 @@ class PaperBot:
         self.ledger = ledger
         self.votes = votes
         self.follows = follows
+        self.events = events
         self.clock = clock
         self.scheduler = scheduler
         self.vote_emoji = frozenset(normalize_emoji(e) for e in vote_emoji)
@@ -106,6 +109,11 @@ class PaperBot:
         """Count a reaction on a paper message this bot posted; ignore everything else."""
         if reaction.by_bot:
             return None
+        platform = reaction.post.channel.platform
+        if reaction.event_id and not await self.events.first_time(
+            platform, reaction.event_id, now=self.clock.now()
+        ):
+            return None  # a retried delivery of an event already handled
         emoji = normalize_emoji(reaction.emoji)
         kind = UP if emoji in self.vote_emoji else DOWN if emoji in self.down_emoji else None
         if kind is None:

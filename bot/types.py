@@ -171,6 +171,7 @@ class Reaction:
     emoji: str
     added: bool
     by_bot: bool = False  # the reacting user is this bot itself
+    event_id: str | None = None  # the platform's delivery id, when it retries deliveries
 
 
 @dataclass(frozen=True, slots=True)

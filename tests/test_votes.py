@@ -130,3 +130,16 @@ async def test_top_periods_and_bad_period(core: Core, fake_hf: FakeHF, publisher
         assert posted[TEAM_A][0].text in await top_text(core, TEAM_A, period)
     bad = await core.bot.handle_command(Command("top", "decade", user("a"), TEAM_A))
     assert not bad.ok and "top takes week, month or all" in bad.text
+
+
+async def test_a_retried_event_counts_once(
+    core: Core, fake_hf: FakeHF, publisher: RecordingPublisher
+) -> None:
+    posted = await cards(core, fake_hf, publisher, TEAM_A)
+    ref = posted[TEAM_A][0].ref
+    for _ in range(4):
+        await core.bot.handle_reaction(Reaction(ref, user("alice"), "👍", True, event_id="Ev1"))
+    await core.bot.handle_reaction(Reaction(ref, user("alice"), "👍", False, event_id="Ev2"))
+    await core.bot.handle_reaction(Reaction(ref, user("alice"), "👍", False, event_id="Ev2"))
+    await core.bot.handle_reaction(Reaction(ref, user("alice"), "👍", True, event_id="Ev1"))  # a late retry
+    assert (await core.bot.votes.tally("test", "team-a", posted[TEAM_A][0].paper_id or "")).up == 0

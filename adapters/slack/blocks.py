@@ -1,0 +1,136 @@
+"""Core messages to Block Kit, escaped and within Slack's limits (pure functions).
+
+Slack reads `&`, `<` and `>` as control characters in mrkdwn and in the `text` fallback, so all
+untrusted text is escaped: `<!channel>` in a title shows literally and pings nobody. Limits:
+50 blocks a message, 150 characters in a header, 3,000 per section text, 2,000 for image alt
+text, and about 12,000 characters of blocks in all (bolt-js#2509 saw `msg_blocks_too_long`
+near 13.2k). Longer text is cut at a word with an ellipsis (bot.cards.cut_at_word).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.cards import byline, counts_line, cut_at_word
+from bot.ports import Outgoing
+from bot.types import Notice, Post, Reply
+
+MAX_BLOCKS = 50
+MAX_HEADER = 150
+MAX_SECTION = 3000
+MAX_ALT = 2000
+MAX_TOTAL = 12_000
+MAX_FALLBACK = 3000
+
+Block = dict[str, Any]
+
+
+def escape(text: str) -> str:
+    """Slack's three control characters, and nothing else (api.slack.com formatting docs)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def link(url: str, label: str) -> str:
+    safe_url = escape(url).replace("|", "%7C")
+    return f"<{safe_url}|{escape(label)}>"
+
+
+def _section(text: str) -> Block:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def _escaped_within(text: str, limit: int) -> str:
+    """Escape `text` and keep the result within `limit` (escaping lengthens it)."""
+    budget = limit
+    while True:
+        escaped = escape(cut_at_word(text, budget))
+        if len(escaped) <= limit:
+            return escaped
+        budget -= len(escaped) - limit
+
+
+def post_blocks(post: Post) -> list[Block]:
+    title = cut_at_word(post.title, 250)
+    lines = [f"*{link(post.link, title)}*"]
+    if line := byline(post):
+        lines.append(escape(cut_at_word(line, 300)))
+    lines.append(counts_line(post))
+    head = "\n".join(lines)
+    if post.summary:
+        head += "\n" + _escaped_within(post.summary, MAX_SECTION - len(head) - 1)
+    section = _section(head)
+    if post.thumbnail:
+        section["accessory"] = {
+            "type": "image",
+            "image_url": post.thumbnail,
+            "alt_text": cut_at_word(post.title, MAX_ALT) or "thumbnail",
+        }
+    links = " · ".join(link(item.url, item.label) for item in post.links)
+    return [section, {"type": "context", "elements": [{"type": "mrkdwn", "text": links}]}]
+
+
+def post_fallback(post: Post) -> str:
+    return _escaped_within(f"{post.title} · ▲ {post.upvotes} · {post.link}", MAX_FALLBACK)
+
+
+def notice_blocks(notice: Notice) -> list[Block]:
+    text = notice.text.strip()
+    if "\n" not in text and len(text) <= MAX_HEADER:
+        return [{"type": "header", "text": {"type": "plain_text", "text": text, "emoji": True}}]
+    return _text_sections(text)
+
+
+def _text_sections(text: str) -> list[Block]:
+    """Long text as several sections, each within the section limit."""
+    blocks: list[Block] = []
+    chunk: list[str] = []
+    size = 0
+    for line in text.splitlines() or [""]:
+        escaped = _escaped_within(line, MAX_SECTION)
+        if chunk and size + len(escaped) + 1 > MAX_SECTION:
+            blocks.append(_section("\n".join(chunk)))
+            chunk, size = [], 0
+        chunk.append(escaped)
+        size += len(escaped) + 1
+    if chunk and any(chunk):
+        blocks.append(_section("\n".join(chunk)))
+    return blocks
+
+
+def outgoing_message(message: Outgoing) -> tuple[str, list[Block]]:
+    """The `text` fallback and the blocks for a post or a notice."""
+    if isinstance(message, Notice):
+        return _escaped_within(message.text, MAX_FALLBACK), fit(notice_blocks(message))
+    return post_fallback(message), fit(post_blocks(message))
+
+
+def reply_message(reply: Reply) -> tuple[str, list[Block]]:
+    """A command's answer: its text, then one section per list item, then paper cards."""
+    blocks = _text_sections(reply.text) if reply.text else []
+    for number, item in enumerate(reply.items, 1):
+        title = cut_at_word(item.title, 250)
+        blocks.append(
+            _section(f"{number}. *{link(item.url, title)}*\n{escape(cut_at_word(item.detail, 500))}")
+        )
+    for post in reply.posts:
+        blocks += post_blocks(post)
+    fallback = reply.text or (reply.posts[0].title if reply.posts else "paperboy")
+    return _escaped_within(fallback, MAX_FALLBACK), fit(blocks)
+
+
+def _size(block: Block) -> int:
+    return len(str(block))
+
+
+def fit(blocks: list[Block]) -> list[Block]:
+    """At most MAX_BLOCKS blocks and about MAX_TOTAL characters; a note says what was left out."""
+    kept: list[Block] = []
+    total = 0
+    for index, block in enumerate(blocks):
+        if len(kept) == MAX_BLOCKS - 1 and index < len(blocks) - 1 or total + _size(block) > MAX_TOTAL - 200:
+            left = len(blocks) - index
+            kept.append(_section(f"…and {left} more not shown (Slack's message size limit)."))
+            break
+        kept.append(block)
+        total += _size(block)
+    return kept
