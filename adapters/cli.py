@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import signal
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
@@ -16,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from adapters.app import Core, build_core, configure_logging, wanted_adapters
 from adapters.console.adapter import ConsoleAdapter, stdin_lines
+from adapters.slack.adapter import SlackAdapter, SlackConfig, SlackSetupError
 from bot.config import Settings
 from bot.db import current_revision, upgrade
 from bot.ids import InvalidPaperId, normalize_paper_id
@@ -42,14 +44,16 @@ app.add_typer(digest_app, name="digest")
 T = TypeVar("T")
 
 
-def _settings() -> Settings:
+def _settings(*, server: bool = False) -> Settings:
     try:
         settings = Settings()
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         typer.echo(f"paperboy: bad settings: {problems}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
-    configure_logging(settings.log_level or "WARNING")
+    # The console is the interface, so it logs warnings only; a server logs what it does.
+    quiet = not server or wanted_adapters(settings) == ["console"]
+    configure_logging(settings.log_level or ("WARNING" if quiet else "INFO"))
     return settings
 
 
@@ -200,31 +204,47 @@ def show(
 @app.command()
 def run() -> None:
     """Start the bot: the scheduler plus the adapters whose credentials are set (console by default)."""
-    settings = _settings()
-    adapters = wanted_adapters(settings)
+    settings = _settings(server=True)
+    names = wanted_adapters(settings)
+    if "discord" in names:
+        raise _fail("paperboy run: the Discord adapter is not part of this version yet.", EXIT_USAGE)
+    try:
+        slack_config = SlackConfig.from_settings(settings) if "slack" in names else None
+    except SlackSetupError as exc:
+        raise _fail(f"paperboy run: {exc}.", EXIT_USAGE) from None
 
     async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signal_number in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signal_number, stop.set)
         async with build_core(settings) as core:
-            console = ConsoleAdapter(core.bot, out=sys.stdout, user=settings.console_user)
-            core.bot.announce = console.announce
-            core.bot.attach(console)
+            servers: list[SlackAdapter] = []
+            if slack_config is not None:
+                slack = SlackAdapter(core.bot, slack_config, core.engine)
+                core.bot.attach(slack.publisher)
+                servers.append(slack)
+            console = None
+            if "console" in names:
+                console = ConsoleAdapter(core.bot, out=sys.stdout, user=settings.console_user)
+                core.bot.announce = console.announce
+                core.bot.attach(console)
+            for server in servers:
+                await server.start()
             await core.bot.start()
             try:
-                await console.run(stdin_lines())
+                waiters: list[asyncio.Task[object]] = [asyncio.create_task(stop.wait())]
+                if console is not None:
+                    waiters.append(asyncio.create_task(console.run(stdin_lines())))
+                _done, pending = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+                for task in pending:
+                    task.cancel()
             finally:
                 await core.bot.stop()
+                for server in servers:
+                    await server.stop()
 
-    missing = [name for name in adapters if name != "console"]
-    if missing:
-        raise _fail(
-            f"paperboy run: the {' and '.join(missing)} adapter is not part of this version yet; "
-            "unset its credentials (or set PAPERBOY_ADAPTERS=console) to run the console.",
-            EXIT_USAGE,
-        )
-    try:
-        asyncio.run(main())
-    except KeyboardInterrupt:
-        typer.echo("")
+    asyncio.run(main())
 
 
 @digest_app.command("post")
@@ -248,9 +268,14 @@ def digest_post(
                     "subscribe it with /paper digest here.",
                     EXIT_NOT_FOUND,
                 )
-            if platform != "console":
-                raise _fail(f"The {platform} adapter is not available yet.", EXIT_USAGE)
-            core.bot.attach(ConsoleAdapter(core.bot, out=sys.stdout, user=settings.console_user))
+            if platform == "slack":
+                slack = SlackAdapter(core.bot, SlackConfig.from_settings(settings), core.engine)
+                await slack.prepare()
+                core.bot.attach(slack.publisher)
+            elif platform == "console":
+                core.bot.attach(ConsoleAdapter(core.bot, out=sys.stdout, user=settings.console_user))
+            else:
+                raise _fail(f"The {platform} adapter is not part of this version yet.", EXIT_USAGE)
             outcome = await core.bot.post_digest(subs[0].channel, day=day)
             return outcome.note
 

@@ -72,6 +72,17 @@ class Settings(BaseSettings):
     slack_client_secret: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("SLACK_CLIENT_SECRET", "slack_client_secret")
     )
+    slack_api_base_url: str = Field(
+        default="https://slack.com/api/",
+        validation_alias=AliasChoices("SLACK_API_BASE_URL", "slack_api_base_url"),
+    )
+    # The HTTP server for Slack's Events API, slash commands, OAuth and /healthz.
+    http_host: str = Field(
+        default="0.0.0.0", validation_alias=AliasChoices("PAPERBOY_HTTP_HOST", "http_host")
+    )  # noqa: S104
+    http_port: int = Field(
+        default=3000, ge=0, le=65535, validation_alias=AliasChoices("PAPERBOY_HTTP_PORT", "http_port")
+    )
     discord_token: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("DISCORD_TOKEN", "discord_token")
     )

@@ -63,7 +63,7 @@ def post_blocks(post: Post) -> list[Block]:
         section["accessory"] = {
             "type": "image",
             "image_url": post.thumbnail,
-            "alt_text": cut_at_word(post.title, MAX_ALT) or "thumbnail",
+            "alt_text": _escaped_within(post.title, MAX_ALT) or "thumbnail",
         }
     links = " · ".join(link(item.url, item.label) for item in post.links)
     return [section, {"type": "context", "elements": [{"type": "mrkdwn", "text": links}]}]

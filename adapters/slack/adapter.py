@@ -1,0 +1,240 @@
+"""The Slack adapter: slack-bolt's AsyncApp translating `/paper` and reactions to the core.
+
+Two transports from one app: HTTP (Events API, slash commands and OAuth on an aiohttp server)
+and Socket Mode when an app-level token is set. Single-workspace with a bot token, or
+multi-workspace through Bolt's OAuth flow with its SQLAlchemy stores in paperboy's database.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from pydantic import SecretStr
+from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+from slack_bolt.app.async_app import AsyncApp
+from slack_bolt.app.async_server import AsyncSlackAppServer
+from slack_bolt.oauth.async_oauth_flow import AsyncOAuthFlow
+from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
+from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from adapters.slack.blocks import reply_message
+from adapters.slack.publisher import PLATFORM, SlackPublisher, make_client
+from bot.commands import parse_command
+from bot.config import Settings
+from bot.paperbot import PaperBot
+from bot.types import ChannelRef, Command, PostRef, Reaction, UserRef
+
+log = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"
+# The least the bot needs: the slash command, posting, DMs, reactions and the admin check.
+BOT_SCOPES = [
+    "commands",
+    "chat:write",
+    "chat:write.public",
+    "im:write",
+    "reactions:read",
+    "users:read",
+]
+_EMOJI = {"+1": "👍", "thumbsup": "👍", "-1": "👎", "thumbsdown": "👎"}
+
+
+class _WithoutRequestBody(logging.Filter):
+    """Bolt logs a rejected request's body (user ids, text, response_url); keep only the fact."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if str(record.msg).startswith("Invalid request signature"):
+            record.msg = "Rejected a request with a bad Slack signature or a stale timestamp (401)"
+            record.args = ()
+        return True
+
+
+def _hide_rejected_bodies() -> None:
+    verification_log = logging.getLogger("slack_bolt.RequestVerification")
+    if not any(isinstance(f, _WithoutRequestBody) for f in verification_log.filters):
+        verification_log.addFilter(_WithoutRequestBody())
+
+
+def reaction_emoji(name: str) -> str:
+    """Slack's reaction name as the emoji the core knows (`+1::skin-tone-3` → 👍)."""
+    base = name.split("::", 1)[0]
+    return _EMOJI.get(base, f":{base}:")
+
+
+class SlackSetupError(ValueError):
+    """Slack settings that cannot work together; the message says what to set."""
+
+
+@dataclass(frozen=True)
+class SlackConfig:
+    api_base_url: str
+    signing_secret: str | None
+    bot_token: str | None = None
+    app_token: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = None
+    http_host: str = "0.0.0.0"  # noqa: S104  (a server must listen beyond loopback)
+    http_port: int = 3000
+    channel_interval: float = 1.0
+
+    @property
+    def multi_workspace(self) -> bool:
+        return bool(self.client_id and self.client_secret)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SlackConfig:
+        def secret(value: SecretStr | None) -> str | None:
+            return value.get_secret_value() if value else None
+
+        config = cls(
+            api_base_url=settings.slack_api_base_url,
+            signing_secret=secret(settings.slack_signing_secret),
+            bot_token=secret(settings.slack_bot_token),
+            app_token=secret(settings.slack_app_token),
+            client_id=settings.slack_client_id,
+            client_secret=secret(settings.slack_client_secret),
+            http_host=settings.http_host,
+            http_port=settings.http_port,
+        )
+        if not config.app_token and not config.signing_secret:
+            raise SlackSetupError(
+                "Slack over HTTP needs SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN for Socket Mode)"
+            )
+        if not config.bot_token and not config.multi_workspace:
+            raise SlackSetupError("Slack needs SLACK_BOT_TOKEN, or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET")
+        if config.app_token and config.multi_workspace:
+            raise SlackSetupError("Use Socket Mode (SLACK_APP_TOKEN) or the OAuth install flow, not both")
+        return config
+
+
+class SlackAdapter:
+    def __init__(self, bot: PaperBot, config: SlackConfig, engine: AsyncEngine) -> None:
+        _hide_rejected_bodies()
+        self.bot = bot
+        self.config = config
+        self.client = make_client(token=config.bot_token, base_url=config.api_base_url)
+        self.installations: AsyncSQLAlchemyInstallationStore | None = None
+        kwargs: dict[str, Any] = {}
+        if config.multi_workspace:
+            assert config.client_id
+            assert config.client_secret
+            self.installations = AsyncSQLAlchemyInstallationStore(client_id=config.client_id, engine=engine)
+            self._states = AsyncSQLAlchemyOAuthStateStore(expiration_seconds=600, engine=engine)
+            settings = AsyncOAuthSettings(
+                client_id=config.client_id,
+                client_secret=config.client_secret,
+                scopes=BOT_SCOPES,
+                installation_store=self.installations,
+                state_store=self._states,
+            )
+            kwargs["oauth_flow"] = AsyncOAuthFlow(
+                client=make_client(token=None, base_url=config.api_base_url), settings=settings
+            )
+        self.app = AsyncApp(
+            signing_secret=config.signing_secret or None,
+            # Socket Mode needs no signing secret: Slack's websocket is authenticated by the app token.
+            request_verification_enabled=bool(config.signing_secret),
+            client=self.client,
+            name="paperboy",
+            **kwargs,
+        )
+        self.publisher = SlackPublisher(self._client_for, channel_interval=config.channel_interval)
+        self.app.command("/paper")(self._on_command)
+        self.app.event("reaction_added")(self._on_reaction)
+        self.app.event("reaction_removed")(self._on_reaction)
+        self._runner: web.AppRunner | None = None
+        self._socket: AsyncSocketModeHandler | None = None
+        self.port: int | None = None
+
+    async def _client_for(self, team_id: str) -> AsyncWebClient:
+        """The Web API client holding the bot token of `team_id`."""
+        if self.installations is None:
+            return self.client
+        bot = await self.installations.async_find_bot(enterprise_id=None, team_id=team_id)
+        if bot is None:
+            from bot.ports import ChannelUnavailable
+
+            raise ChannelUnavailable(f"paperboy is not installed in Slack workspace {team_id}")
+        return make_client(token=bot.bot_token, base_url=self.config.api_base_url)
+
+    # --- inbound ------------------------------------------------------------------------------
+
+    async def _on_command(self, ack: Any, body: dict[str, Any], respond: Any) -> None:
+        await ack()  # within Slack's 3 seconds, before any database or network work
+        team = str(body.get("team_id") or "")
+        name, args = parse_command(str(body.get("text") or ""))
+        command = Command(
+            name=name,
+            args=args,
+            user=UserRef(PLATFORM, team, str(body.get("user_id") or "")),
+            channel=ChannelRef(PLATFORM, team, str(body.get("channel_id") or "")),
+        )
+        reply = await self.bot.handle_command(command)
+        text, blocks = reply_message(reply)
+        await respond(
+            text=text,
+            blocks=blocks,
+            response_type="ephemeral" if reply.ephemeral else "in_channel",
+            replace_original=False,
+        )
+
+    async def _on_reaction(self, body: dict[str, Any], event: dict[str, Any], context: Any) -> None:
+        item = event.get("item") or {}
+        if item.get("type") != "message" or not item.get("channel") or not item.get("ts"):
+            return
+        team = str(body.get("team_id") or context.team_id or "")
+        user = str(event.get("user") or "")
+        reaction = Reaction(
+            post=PostRef(ChannelRef(PLATFORM, team, str(item["channel"])), str(item["ts"])),
+            user=UserRef(PLATFORM, team, user),
+            emoji=reaction_emoji(str(event.get("reaction") or "")),
+            added=event.get("type") == "reaction_added",
+            by_bot=bool(user) and user == context.bot_user_id,
+            event_id=str(body.get("event_id") or "") or None,
+        )
+        await self.bot.handle_reaction(reaction)
+
+    # --- transports ---------------------------------------------------------------------------
+
+    def web_app(self) -> web.Application:
+        """/slack/events (plus /slack/install and /slack/oauth_redirect) and /healthz."""
+        server = AsyncSlackAppServer(port=self.config.http_port, path=EVENTS_PATH, app=self.app)
+        server.web_app.router.add_get("/healthz", self._healthz)
+        return server.web_app
+
+    async def _healthz(self, _request: web.Request) -> web.Response:
+        return web.json_response({"ok": True})
+
+    async def prepare(self) -> None:
+        """Create Bolt's installation and OAuth state tables (multi-workspace mode only)."""
+        if self.installations is not None:
+            await self.installations.create_tables()  # type: ignore[no-untyped-call]
+            await self._states.create_tables()  # type: ignore[no-untyped-call]
+
+    async def start(self) -> None:
+        await self.prepare()
+        if self.config.app_token:
+            self._socket = AsyncSocketModeHandler(self.app, app_token=self.config.app_token)
+            await self._socket.connect_async()  # type: ignore[no-untyped-call]
+            log.info("Slack: connected in Socket Mode")
+            return
+        self._runner = web.AppRunner(self.web_app(), access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.config.http_host, self.config.http_port)
+        await site.start()
+        server = site._server
+        sockets = getattr(server, "sockets", None) or []
+        self.port = sockets[0].getsockname()[1] if sockets else self.config.http_port
+        log.info("Slack: serving HTTP on %s:%s%s", self.config.http_host, self.port, EVENTS_PATH)
+
+    async def stop(self) -> None:
+        if self._socket is not None:
+            await self._socket.close_async()  # type: ignore[no-untyped-call]
+        if self._runner is not None:
+            await self._runner.cleanup()

@@ -1,0 +1,111 @@
+"""The core's Publisher for Slack: chat.postMessage, DMs and the admin check, over slack_sdk."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack.blocks import outgoing_message
+from bot.ports import ChannelUnavailable, Outgoing
+from bot.types import ChannelRef, PostRef, UserRef
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "slack"
+# Errors that no retry can fix: the subscription is paused instead (reliability-perf.md §1).
+PERMANENT_ERRORS = {
+    "channel_not_found",
+    "not_in_channel",
+    "is_archived",
+    "account_inactive",
+    "token_revoked",
+    "invalid_auth",
+    "not_authed",
+    "team_access_not_granted",
+    "missing_scope",
+}
+# chat.postMessage allows about one message per second per channel.
+CHANNEL_INTERVAL = 1.0
+
+ClientFor = Callable[[str], Awaitable[AsyncWebClient]]
+
+
+def make_client(*, token: str | None, base_url: str) -> AsyncWebClient:
+    """A Web API client that waits out 429s (Retry-After) and retries dropped connections."""
+    return AsyncWebClient(
+        token=token,
+        base_url=base_url,
+        retry_handlers=[
+            AsyncConnectionErrorRetryHandler(max_retry_count=2),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=5),
+        ],
+    )
+
+
+class SlackPublisher:
+    platform = PLATFORM
+
+    def __init__(self, client_for: ClientFor, *, channel_interval: float = CHANNEL_INTERVAL) -> None:
+        self._client_for = client_for
+        self._interval = channel_interval
+        self._last_post: dict[str, float] = {}
+        self._pace_locks: dict[str, asyncio.Lock] = {}
+
+    async def _pace(self, channel: str) -> None:
+        """Keep to one message per second per channel (Slack's chat.postMessage limit)."""
+        loop = asyncio.get_running_loop()
+        wait = self._last_post.get(channel, float("-inf")) + self._interval - loop.time()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        self._last_post[channel] = loop.time()
+
+    async def publish(
+        self, channel: ChannelRef, message: Outgoing, *, thread: PostRef | None = None
+    ) -> PostRef:
+        client = await self._client_for(channel.community)
+        text, blocks = outgoing_message(message)
+        lock = self._pace_locks.setdefault(channel.channel, asyncio.Lock())
+        async with lock:
+            await self._pace(channel.channel)
+            try:
+                response = await client.chat_postMessage(
+                    channel=channel.channel,
+                    text=text,
+                    blocks=blocks,
+                    thread_ts=thread.message_id if thread else None,
+                    unfurl_links=False,
+                    unfurl_media=False,
+                )
+            except SlackApiError as exc:
+                error = str(exc.response.get("error", ""))
+                if error in PERMANENT_ERRORS:
+                    raise ChannelUnavailable(f"Slack said {error}") from None
+                raise
+        ts = str(response["ts"])
+        return PostRef(channel, ts, thread.message_id if thread else None)
+
+    async def send_dm(self, user: UserRef, message: Outgoing) -> None:
+        client = await self._client_for(user.community)
+        opened = await client.conversations_open(users=user.user)
+        dm_channel = str(opened["channel"]["id"])
+        text, blocks = outgoing_message(message)
+        await client.chat_postMessage(channel=dm_channel, text=text, blocks=blocks, unfurl_links=False)
+
+    async def can_manage(self, user: UserRef, channel: ChannelRef) -> bool:
+        """Workspace admins and owners manage digests."""
+        client = await self._client_for(user.community)
+        try:
+            info = await client.users_info(user=user.user)
+        except SlackApiError as exc:
+            log.warning("users.info failed: %s", exc.response.get("error"))
+            return False
+        profile = info.get("user") or {}
+        return bool(profile.get("is_admin") or profile.get("is_owner") or profile.get("is_primary_owner"))

@@ -1,0 +1,504 @@
+"""The Slack adapter end to end: real AsyncApp over real HTTP, Web API calls to a fake Slack."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import aiohttp
+import pytest
+from sqlalchemy import text
+
+from adapters.app import Core
+from adapters.slack.adapter import SlackAdapter, SlackConfig
+from bot.types import ChannelRef, Notice
+from tests.fake_hf import FakeHF
+from tests.fake_slack import BOT_USER, TEAM, FakeSlack, Failure, command_body, reaction_event, sign
+from tests.fakes import sample_items
+
+SECRET = "test-signing-secret"
+CHANNEL = "CPAPERS"
+
+
+async def until(predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not (result := predicate()):
+        assert loop.time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.01)
+    return result
+
+
+class SlackHarness:
+    def __init__(
+        self, core: Core, fake: FakeSlack, adapter: SlackAdapter, http: aiohttp.ClientSession
+    ) -> None:
+        self.core, self.fake, self.adapter, self.http = core, fake, adapter, http
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.adapter.port}/slack/events"
+
+    async def post(
+        self, body: str, content_type: str, headers: dict[str, str] | None = None
+    ) -> aiohttp.ClientResponse:
+        all_headers = {"Content-Type": content_type, **sign(SECRET, body), **(headers or {})}
+        async with self.http.post(self.url, data=body.encode(), headers=all_headers) as response:
+            await response.read()
+            return response
+
+    async def command(self, text_: str, user: str = "UADMIN", channel: str = CHANNEL) -> dict[str, Any]:
+        key, response_url = self.fake.new_response_url()
+        response = await self.post(
+            command_body(text_, user=user, channel=channel, response_url=response_url),
+            "application/x-www-form-urlencoded",
+        )
+        assert response.status == 200
+        answers = await until(lambda: self.fake.responses.get(key))
+        return dict(answers[0])
+
+    async def event(self, payload: dict[str, Any], headers: dict[str, str] | None = None) -> int:
+        response = await self.post(json.dumps(payload), "application/json", headers)
+        return response.status
+
+
+@pytest.fixture
+async def fake_slack() -> AsyncIterator[FakeSlack]:
+    fake = FakeSlack()
+    await fake.start()
+    try:
+        yield fake
+    finally:
+        await fake.stop()
+
+
+def config(fake: FakeSlack, **overrides: Any) -> SlackConfig:
+    values: dict[str, Any] = {
+        "api_base_url": fake.url + "/api/",
+        "signing_secret": SECRET,
+        "bot_token": "xoxb-test",
+        "http_host": "127.0.0.1",
+        "http_port": 0,
+        "channel_interval": 0.01,
+    }
+    values.update(overrides)
+    return SlackConfig(**values)
+
+
+@pytest.fixture
+async def slack(core: Core, fake_slack: FakeSlack) -> AsyncIterator[SlackHarness]:
+    adapter = SlackAdapter(core.bot, config(fake_slack), core.engine)
+    core.bot.attach(adapter.publisher)
+    await adapter.start()
+    async with aiohttp.ClientSession() as http:
+        try:
+            yield SlackHarness(core, fake_slack, adapter, http)
+        finally:
+            await adapter.stop()
+
+
+def blocks_text(message: dict[str, Any]) -> str:
+    return json.dumps(message.get("blocks", []), ensure_ascii=False)
+
+
+async def test_url_verification_echoes_the_challenge(slack: SlackHarness) -> None:
+    body = json.dumps({"type": "url_verification", "challenge": "c-123", "token": "x"})
+    headers = {"Content-Type": "application/json", **sign(SECRET, body)}
+    async with slack.http.post(slack.url, data=body, headers=headers) as response:
+        assert response.status == 200
+        assert "c-123" in await response.text()
+
+
+@pytest.mark.parametrize("tamper", ["forged", "stale", "one_byte", "missing"])
+async def test_bad_signatures_get_401_and_do_nothing(
+    slack: SlackHarness, tamper: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    key, response_url = slack.fake.new_response_url()
+    body = command_body("digest here 08:00", user="UADMIN", channel=CHANNEL, response_url=response_url)
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    if tamper == "forged":
+        headers |= sign("not-the-secret", body)
+    elif tamper == "stale":
+        headers |= sign(SECRET, body, int(time.time()) - 301)
+    elif tamper == "one_byte":
+        headers |= sign(SECRET, body)
+        body = body.replace("08%3A00", "09%3A00")
+    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="slack_bolt.RequestVerification")
+    async with slack.http.post(slack.url, data=body, headers=headers) as response:
+        assert response.status == 401
+    assert await slack.core.bot.subscriptions.get(ChannelRef("slack", TEAM, CHANNEL)) is None
+    assert slack.fake.responses == {} and slack.fake.calls == []
+    assert "digest+here" not in caplog.text and "response_url" not in caplog.text
+    if tamper != "missing":
+        assert "Rejected a request with a bad Slack signature" in caplog.text
+
+
+async def test_every_subcommand_answers_through_response_url(slack: SlackHarness, fake_hf: FakeHF) -> None:
+    await slack.core.ingestor.fetch_days([dt.date(2025, 5, 13)])
+    answer = await slack.command("help")
+    assert answer["response_type"] == "ephemeral" and "/paper search QUERY" in answer["text"]
+    answer = await slack.command("search learning from peers")
+    assert answer["response_type"] == "ephemeral"
+    assert (
+        "<https://huggingface.co/papers/2505.07787|Learning from Peers in Reasoning Models>"
+        in blocks_text(answer)
+    )
+    answer = await slack.command("show 2505.07787")
+    assert answer["response_type"] == "ephemeral" and "github.com/tongxuluo/LeaP" in blocks_text(answer)
+    answer = await slack.command("today")
+    assert "Daily Papers · Tue 13 May 2025" in answer["text"]
+    answer = await slack.command("top")
+    assert answer["response_type"] == "ephemeral" and "No votes" in answer["text"]
+    answer = await slack.command("follow reasoning", user="U1")
+    assert "Saved search #1" in answer["text"]
+    answer = await slack.command("following", user="U1")
+    assert answer["response_type"] == "ephemeral" and "1. reasoning" in answer["text"]
+    answer = await slack.command("unfollow 1", user="U1")
+    assert "Stopped following" in answer["text"]
+    answer = await slack.command("digest here 08:30 Europe/Berlin top 5")
+    assert answer["response_type"] == "in_channel" and "Daily digest on" in answer["text"]
+    answer = await slack.command("digest status", user="U1")
+    assert "08:30 Europe/Berlin" in answer["text"]
+    answer = await slack.command("digest off", user="U1")  # not an admin
+    assert "Only people who can manage this channel" in answer["text"]
+    answer = await slack.command("digest off")
+    assert answer["response_type"] == "in_channel" and answer["text"] == "Daily digest off for this channel."
+    answer = await slack.command("bogus <!channel>")
+    assert "Unknown command" in answer["text"]
+    assert [c.params["user"] for c in slack.fake.calls_to("users.info")] == ["UADMIN", "U1", "UADMIN"]
+
+
+async def test_the_command_is_acked_before_any_slow_work(
+    slack: SlackHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    release = asyncio.Event()
+    real = slack.core.bot.handle_command
+
+    async def slow(command):  # type: ignore[no-untyped-def]
+        await release.wait()  # a database or Hugging Face call that takes its time
+        return await real(command)
+
+    monkeypatch.setattr(slack.core.bot, "handle_command", slow)
+    key, response_url = slack.fake.new_response_url()
+    response = await slack.post(
+        command_body("help", user="U1", channel=CHANNEL, response_url=response_url),
+        "application/x-www-form-urlencoded",
+    )
+    assert response.status == 200 and key not in slack.fake.responses  # acked while work is pending
+    release.set()
+    await until(lambda: slack.fake.responses.get(key))
+
+
+async def subscribe_and_post(
+    slack: SlackHarness, fake_hf: FakeHF, items: list[dict[str, Any]] | None = None
+) -> list[Any]:
+    fake_hf.set_day("2025-11-20", items or sample_items(12, day=dt.date(2025, 11, 20)))
+    await slack.command("digest here 09:00 UTC")
+    await slack.core.bot.post_digest(ChannelRef("slack", TEAM, CHANNEL))
+    return slack.fake.calls_to("chat.postMessage")
+
+
+async def test_digest_is_a_header_then_block_kit_cards_in_its_thread(
+    slack: SlackHarness, fake_hf: FakeHF
+) -> None:
+    posts = await subscribe_and_post(slack, fake_hf)
+    header, *cards = posts
+    assert len(cards) == 10
+    header_blocks = (
+        json.loads(header.params["blocks"])
+        if isinstance(header.params["blocks"], str)
+        else header.params["blocks"]
+    )
+    assert header_blocks[0]["type"] == "header"
+    assert header.params["text"] == "Daily Papers · Thu 20 Nov 2025 · 10 of 12"
+    header_ts = "1700000000.000001"
+    for card in cards:
+        assert card.params["thread_ts"] == header_ts
+        assert card.params["channel"] == CHANNEL and card.token == "xoxb-test"
+        blocks = card.params["blocks"]
+        blocks = json.loads(blocks) if isinstance(blocks, str) else blocks
+        section = blocks[0]
+        assert section["text"]["text"].startswith("*<https://huggingface.co/papers/")
+        assert "▲" in section["text"]["text"] and "💬" in section["text"]["text"]
+        assert section["accessory"]["type"] == "image"
+        assert "<https://arxiv.org/abs/" in blocks[1]["elements"][0]["text"]
+        assert card.params["text"]  # notification fallback
+
+
+async def test_reactions_become_votes_and_retries_count_once(slack: SlackHarness, fake_hf: FakeHF) -> None:
+    posts = await subscribe_and_post(slack, fake_hf)
+    card_ts = "1700000000.000002"  # the first card after the header
+    events = [
+        reaction_event(
+            "reaction_added", user="U1", reaction="+1", channel=CHANNEL, ts=card_ts, event_id="Ev1"
+        ),
+        reaction_event(
+            "reaction_added",
+            user="U2",
+            reaction="thumbsup::skin-tone-3",
+            channel=CHANNEL,
+            ts=card_ts,
+            event_id="Ev2",
+        ),
+        reaction_event(
+            "reaction_added", user=BOT_USER, reaction="+1", channel=CHANNEL, ts=card_ts, event_id="Ev3"
+        ),
+        reaction_event(
+            "reaction_added",
+            user="U3",
+            reaction="+1",
+            channel=CHANNEL,
+            ts="1600000000.000001",
+            event_id="Ev4",
+        ),
+        reaction_event(
+            "reaction_added", user="U3", reaction="-1", channel=CHANNEL, ts=card_ts, event_id="Ev5"
+        ),
+    ]
+
+    async def state() -> tuple[int, int, set[str]]:
+        async with slack.core.engine.connect() as conn:
+            rows = (await conn.execute(text("SELECT kind, count(*) FROM reactions GROUP BY kind"))).all()
+            seen = set((await conn.execute(text("SELECT event_id FROM processed_events"))).scalars())
+        counts = {row[0]: row[1] for row in rows}
+        return counts.get("up", 0), counts.get("down", 0), seen
+
+    async def settle(up: int, down: int, seen: set[str]) -> None:
+        # Events are acked first and handled after, so wait for each one to land.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10
+        while (current := await state())[:2] != (up, down) or not seen <= current[2]:
+            assert loop.time() < deadline, f"stuck at {current}"
+            await asyncio.sleep(0.02)
+
+    expected = [(1, 0, {"Ev1"}), (2, 0, {"Ev2"}), (2, 0, set()), (2, 0, {"Ev4"}), (2, 1, {"Ev5"})]
+    for event, (up, down, seen) in zip(events, expected, strict=True):
+        assert await slack.event(event) == 200
+        await settle(up, down, seen)
+    for retry in (1, 2, 3):  # Slack redelivers Ev1 with retry headers
+        headers = {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"}
+        assert await slack.event(events[0], headers) == 200
+    removal = reaction_event(
+        "reaction_removed", user="U2", reaction="thumbsup", channel=CHANNEL, ts=card_ts, event_id="Ev6"
+    )
+    assert await slack.event(removal) == 200
+    await settle(1, 1, {"Ev6"})
+    for retry in (1, 2, 3):  # a late redelivery of U2's removed vote must not bring it back
+        headers = {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"}
+        assert await slack.event(events[1], headers) == 200
+    sentinel = reaction_event(
+        "reaction_added", user="U4", reaction="-1", channel=CHANNEL, ts=card_ts, event_id="Ev7"
+    )
+    assert await slack.event(sentinel) == 200
+    await settle(1, 2, {"Ev7"})
+    assert "Ev3" not in (await state())[2]  # the bot's own reaction never reached the core
+    answer = await slack.command("top", user="U9")
+    assert "👍 1 · 👎 2" in blocks_text(answer)
+    assert posts[1].params["text"].split(" · ")[0] in blocks_text(answer)
+
+
+async def test_a_429_midway_through_a_digest_loses_and_duplicates_nothing(
+    slack: SlackHarness, fake_hf: FakeHF
+) -> None:
+    fake_hf.set_day("2025-11-20", sample_items(6, day=dt.date(2025, 11, 20)))
+    await slack.command("digest here 09:00 UTC")
+    slack.fake.fail_on_call("chat.postMessage", 4, Failure(429, headers={"Retry-After": "1"}))
+    outcome = await slack.core.bot.post_digest(ChannelRef("slack", TEAM, CHANNEL))
+    posts = slack.fake.calls_to("chat.postMessage")
+    assert outcome.posted == 7  # header and six cards
+    assert len(posts) == 8  # plus the one call answered 429 and retried
+    texts = [p.params["text"] for p in posts]
+    assert texts[3] == texts[4] and len(set(texts)) == 7
+    assert posts[4].at - posts[3].at >= 1.0  # the retry waited for Retry-After
+
+
+async def test_hostile_titles_render_literally_and_within_limits(
+    slack: SlackHarness, fake_hf: FakeHF
+) -> None:
+    items = sample_items(2, day=dt.date(2025, 11, 20))
+    items[0]["paper"]["title"] = "<!channel> <!here> <@U123> <https://evil.example|ok> & **bold** @everyone"
+    items[0]["paper"]["summary"] = "word " * 2500  # 12,500 characters
+    items[0]["paper"].pop("ai_summary", None)
+    items[0]["paper"]["authors"] = [{"name": f"<!subteam^S{n}>"} for n in range(200)]
+    posts = await subscribe_and_post(slack, fake_hf, items)
+    card = next(p for p in posts[1:] if "evil" in json.dumps(p.params["blocks"]))
+    blocks = card.params["blocks"]
+    raw = json.dumps(blocks, ensure_ascii=False)
+    assert "&lt;!channel&gt; &lt;!here&gt; &lt;@U123&gt; &lt;https://evil.example|ok&gt; &amp;" in raw
+    assert "<!channel>" not in raw and "<!here>" not in raw and "<@U123>" not in raw
+    assert "<!channel>" not in card.params["text"] and "&lt;!channel&gt;" in card.params["text"]
+    assert card.params.get("link_names") in (None, False, "0", "false")
+    assert len(blocks) <= 50 and len(raw) <= 12_000
+    for block in blocks:
+        if block["type"] == "section":
+            assert len(block["text"]["text"]) <= 3000
+
+
+async def test_a_revoked_token_pauses_the_subscription(slack: SlackHarness, fake_hf: FakeHF) -> None:
+    fake_hf.set_day("2025-11-20", sample_items(3, day=dt.date(2025, 11, 20)))
+    await slack.command("digest here 09:00 UTC")
+    slack.fake.fail_next("chat.postMessage", Failure(200, error="token_revoked"))
+    outcome = await slack.core.bot.post_digest(ChannelRef("slack", TEAM, CHANNEL))
+    assert outcome.note.startswith("Paused: Slack said token_revoked")
+    assert len(slack.fake.calls_to("chat.postMessage")) == 1  # no retry loop
+    again = await slack.core.bot.post_digest(ChannelRef("slack", TEAM, CHANNEL))
+    assert again.posted == 0 and len(slack.fake.calls_to("chat.postMessage")) == 1
+    status = await slack.command("digest status")
+    assert "Paused: Slack said token_revoked" in status["text"]
+
+
+async def test_saved_search_alerts_arrive_as_direct_messages(slack: SlackHarness, fake_hf: FakeHF) -> None:
+    await slack.command("follow reasoning", user="U7")
+    fake_hf.set_day("2025-11-21", sample_items(12, day=dt.date(2025, 11, 21)))
+    await slack.core.bot.refresh()
+    opened = slack.fake.calls_to("conversations.open")
+    assert [c.params["users"] for c in opened] == ["U7"]
+    dms = [c for c in slack.fake.calls_to("chat.postMessage") if c.params["channel"] == "DU7"]
+    assert len(dms) == 1 and "New papers matching your saved searches" in dms[0].params["text"]
+
+
+async def test_socket_mode_commands_and_votes(core: Core, fake_slack: FakeSlack, fake_hf: FakeHF) -> None:
+    adapter = SlackAdapter(core.bot, config(fake_slack, app_token="xapp-test"), core.engine)
+    core.bot.attach(adapter.publisher)
+    await adapter.start()
+    try:
+        key, response_url = fake_slack.new_response_url()
+        await fake_slack.push_socket(
+            {
+                "envelope_id": "env-1",
+                "type": "slash_commands",
+                "accepts_response_payload": True,
+                "payload": {
+                    "team_id": TEAM,
+                    "channel_id": CHANNEL,
+                    "user_id": "U1",
+                    "command": "/paper",
+                    "text": "help",
+                    "response_url": response_url,
+                    "api_app_id": "A1",
+                },
+            }
+        )
+        answer = await until(lambda: fake_slack.responses.get(key))
+        assert "/paper search QUERY" in answer[0]["text"]
+        await until(lambda: any(ack.get("envelope_id") == "env-1" for ack in fake_slack.socket_acks))
+    finally:
+        await adapter.stop()
+
+
+async def test_oauth_install_stores_the_installation(core: Core, fake_slack: FakeSlack) -> None:
+    adapter = SlackAdapter(
+        core.bot, config(fake_slack, bot_token=None, client_id="111.222", client_secret="shh"), core.engine
+    )
+    core.bot.attach(adapter.publisher)
+    await adapter.start()
+    try:
+        base = f"http://127.0.0.1:{adapter.port}"
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{base}/slack/install", allow_redirects=False) as install:
+                assert install.status in (200, 302)
+                page = await install.text()
+                location = install.headers.get("Location", "") + page
+                state = location.split("state=")[1].split("&")[0].split('"')[0]
+                # The state cookie is Secure, which a browser would send over https; send it by hand.
+                cookie = "; ".join(f"{name}={morsel.value}" for name, morsel in install.cookies.items())
+            redirect = f"{base}/slack/oauth_redirect?code=the-code&state={state}"
+            async with http.get(redirect, headers={"Cookie": cookie}) as done:
+                assert done.status == 200, await done.text()
+        assert fake_slack.calls_to("oauth.v2.access")
+        client = await adapter._client_for("T2")
+        assert client.token == "xoxb-installed"
+        ref = await adapter.publisher.publish(ChannelRef("slack", "T2", "C9"), Notice("hi"))
+        assert ref.message_id and fake_slack.calls_to("chat.postMessage")[-1].token == "xoxb-installed"
+    finally:
+        await adapter.stop()
+
+
+async def test_healthz(slack: SlackHarness) -> None:
+    async with slack.http.get(f"http://127.0.0.1:{slack.adapter.port}/healthz") as response:
+        assert response.status == 200 and (await response.json()) == {"ok": True}
+
+
+async def test_paperboy_run_serves_slack_over_http_with_just_two_settings(
+    fake_slack: FakeSlack, fake_hf: FakeHF, tmp_path: Any
+) -> None:
+    import os
+    import re
+    import signal
+    import sys
+    from pathlib import Path
+
+    env = {
+        **os.environ,
+        "SLACK_BOT_TOKEN": "xoxb-from-env",
+        "SLACK_SIGNING_SECRET": SECRET,
+        "SLACK_API_BASE_URL": fake_slack.url + "/api/",
+        "PAPERBOY_HTTP_HOST": "127.0.0.1",
+        "PAPERBOY_HTTP_PORT": "0",
+        "PAPERBOY_HF_BASE_URL": fake_hf.url,
+        "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "adapters.cli",
+        "run",
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert process.stdout
+    lines: list[str] = []
+    try:
+        port = None
+        while port is None:
+            raw = await asyncio.wait_for(process.stdout.readline(), 30)
+            assert raw, "paperboy run exited:\n" + "".join(lines)
+            lines.append(raw.decode())
+            if match := re.search(r"serving HTTP on 127\.0\.0\.1:(\d+)/slack/events", lines[-1]):
+                port = int(match.group(1))
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"http://127.0.0.1:{port}/healthz") as health:
+                assert health.status == 200
+            key, response_url = fake_slack.new_response_url()
+            body = command_body("help", user="U1", channel=CHANNEL, response_url=response_url)
+            headers = {"Content-Type": "application/x-www-form-urlencoded", **sign(SECRET, body)}
+            async with http.post(
+                f"http://127.0.0.1:{port}/slack/events", data=body, headers=headers
+            ) as response:
+                assert response.status == 200
+        answer = await until(lambda: fake_slack.responses.get(key))
+        assert "/paper search QUERY" in answer[0]["text"]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        rest, _ = await asyncio.wait_for(process.communicate(), 30)
+    output = "".join(lines) + rest.decode()
+    assert process.returncode == 0, output
+    assert "xoxb-from-env" not in output and SECRET not in output
+
+
+def test_the_manifest_asks_for_exactly_the_scopes_the_app_uses() -> None:
+    from pathlib import Path
+
+    import yaml
+
+    from adapters.slack.adapter import BOT_SCOPES
+
+    manifest = yaml.safe_load(
+        (Path(__file__).resolve().parents[1] / "adapters/slack/manifest.yml").read_text()
+    )
+    assert sorted(manifest["oauth_config"]["scopes"]["bot"]) == sorted(BOT_SCOPES)
+    assert manifest["features"]["slash_commands"][0]["command"] == "/paper"
+    assert manifest["features"]["slash_commands"][0]["url"].endswith("/slack/events")
+    assert set(manifest["settings"]["event_subscriptions"]["bot_events"]) == {
+        "reaction_added",
+        "reaction_removed",
+    }
