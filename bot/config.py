@@ -6,6 +6,7 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///paperboy.db"
+ALL_INTERFACES = "0.0.0.0"  # noqa: S104  (Slack's HTTP endpoints must be reachable from outside)
 
 
 class Settings(BaseSettings):
@@ -78,8 +79,8 @@ class Settings(BaseSettings):
     )
     # The HTTP server for Slack's Events API, slash commands, OAuth and /healthz.
     http_host: str = Field(
-        default="0.0.0.0", validation_alias=AliasChoices("PAPERBOY_HTTP_HOST", "http_host")
-    )  # noqa: S104
+        default=ALL_INTERFACES, validation_alias=AliasChoices("PAPERBOY_HTTP_HOST", "http_host")
+    )
     http_port: int = Field(
         default=3000, ge=0, le=65535, validation_alias=AliasChoices("PAPERBOY_HTTP_PORT", "http_port")
     )

@@ -18,7 +18,7 @@ from adapters.app import Core
 from adapters.slack.adapter import SlackAdapter, SlackConfig
 from bot.types import ChannelRef, Notice
 from tests.fake_hf import FakeHF
-from tests.fake_slack import BOT_USER, TEAM, FakeSlack, Failure, command_body, reaction_event, sign
+from tests.fake_slack import BOT_USER, TEAM, Failure, FakeSlack, command_body, reaction_event, sign
 from tests.fakes import sample_items
 
 SECRET = "test-signing-secret"

@@ -34,9 +34,9 @@ async def cards(core: Core, fake_hf: FakeHF, publisher: RecordingPublisher, *cha
 
 
 async def react(
-    core: Core, ref: PostRef, who: UserRef, emoji: str = "👍", added: bool = True, **kw: bool
+    core: Core, ref: PostRef, who: UserRef, emoji: str = "👍", added: bool = True, by_bot: bool = False
 ) -> object:
-    return await core.bot.handle_reaction(Reaction(ref, who, emoji, added, **kw))
+    return await core.bot.handle_reaction(Reaction(ref, who, emoji, added, by_bot=by_bot))
 
 
 async def top_text(core: Core, channel: ChannelRef, period: str = "week") -> str:
