@@ -279,7 +279,9 @@ async def test_monday_catch_up_posts_the_digest_then_the_recap(
     fake_hf.set_day("2025-11-21", sample_items(2, day=dt.date(2025, 11, 21), start=10))
     await subscribe(core)
     await core.bot.post_digest(CHANNEL)
-    await core.bot.handle_reaction(Reaction(publisher.paper_posts()[0].ref, UserRef("test", "team-1", "U9"), "👍", True))
+    await core.bot.handle_reaction(
+        Reaction(publisher.paper_posts()[0].ref, UserRef("test", "team-1", "U9"), "👍", True)
+    )
     clock.set(at(2025, 11, 24, 10))
     await core.bot.catch_up()
     texts = [p.text for p in publisher.posts]
