@@ -145,9 +145,11 @@ class DeliveryLedger:
 
     async def posted_paper(self, platform: str, channel: str, message_id: str) -> PostedPaper | None:
         """The paper behind a message this bot posted, or None for any other message."""
+        # A reaction in a thread names the thread as its channel (on Discord the thread's id is
+        # the header message's id), so a post matches by its channel or by its thread.
         stmt = select(DELIVERIES.c.community, DELIVERIES.c.paper_id, DELIVERIES.c.digest_day).where(
             DELIVERIES.c.platform == platform,
-            DELIVERIES.c.channel == channel,
+            or_(DELIVERIES.c.channel == channel, DELIVERIES.c.thread_id == channel),
             DELIVERIES.c.message_id == message_id,
             DELIVERIES.c.kind == PAPER,
         )

@@ -143,3 +143,14 @@ async def test_a_retried_event_counts_once(
     await core.bot.handle_reaction(Reaction(ref, user("alice"), "👍", False, event_id="Ev2"))
     await core.bot.handle_reaction(Reaction(ref, user("alice"), "👍", True, event_id="Ev1"))  # a late retry
     assert (await core.bot.votes.tally("test", "team-a", posted[TEAM_A][0].paper_id or "")).up == 0
+
+
+async def test_a_reaction_reported_in_the_thread_counts_for_the_post(
+    core: Core, fake_hf: FakeHF, publisher: RecordingPublisher
+) -> None:
+    posted = await cards(core, fake_hf, publisher, TEAM_A)
+    card = posted[TEAM_A][0]
+    assert card.ref.thread  # posted in the header's thread
+    in_thread = PostRef(ChannelRef("test", "team-a", card.ref.thread), card.ref.message_id)
+    assert await react(core, in_thread, user("alice")) is not None
+    assert (await core.bot.votes.tally("test", "team-a", card.paper_id or "")).up == 1
