@@ -7,7 +7,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -55,9 +55,19 @@ def _upgrade(connection: Connection, revision: str) -> None:
     command.upgrade(config, revision)
 
 
+# Any constant: it names the lock that serialises paperboy's migrations on PostgreSQL.
+MIGRATION_LOCK = 7_272_020_251_125
+
+
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
-    """Apply migrations up to `revision` over the engine's own async driver."""
+    """Apply migrations up to `revision` over the engine's own async driver.
+
+    Several instances starting at once against one PostgreSQL take turns (an advisory lock held
+    until the migration commits); the first applies the migrations, the others find them done.
+    """
     async with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         await connection.run_sync(_upgrade, revision)
 
 

@@ -104,6 +104,45 @@ class DeliveryLedger:
                 claimed = (await conn.execute(takeover)).scalar()
         return int(claimed) if claimed is not None else None
 
+    async def claim_plan(
+        self,
+        channel: ChannelRef,
+        day: dt.date,
+        paper_ids: list[str],
+        *,
+        owner: str,
+        now: dt.datetime,
+    ) -> bool:
+        """Claim a digest's header and all its papers in one transaction, or nothing at all.
+
+        One transaction, so that a crash can never leave a header whose papers were never
+        planned: a later run resumes exactly this plan.
+        """
+        base = {
+            "platform": channel.platform,
+            "community": channel.community,
+            "channel": channel.channel,
+            "digest_day": day,
+            "claimed_by": owner,
+            "claimed_at": now,
+        }
+        header = (
+            self._insert(DELIVERIES)
+            .values(**base, kind=HEADER, paper_id="", position=0)
+            .on_conflict_do_nothing()
+            .returning(DELIVERIES.c.id)
+        )
+        async with self.engine.begin() as conn:
+            if (await conn.execute(header)).scalar() is None:
+                return False
+            if paper_ids:
+                rows = [
+                    {**base, "kind": PAPER, "paper_id": paper_id, "position": position}
+                    for position, paper_id in enumerate(paper_ids, 1)
+                ]
+                await conn.execute(self._insert(DELIVERIES).on_conflict_do_nothing(), rows)
+        return True
+
     async def mark_sent(self, claim: int, ref: PostRef, *, now: dt.datetime) -> None:
         async with self.engine.begin() as conn:
             await conn.execute(

@@ -146,9 +146,14 @@ class Digester:
         if sent:
             note = f"Posted {day_label(target)}'s list ({papers} paper{'s' if papers != 1 else ''})."
             await self.subscriptions.record_run(channel, now=now, note=note, posted_day=target)
-        else:
+        elif all(row.sent_at for row in await self.ledger.of_day(channel, target)):
             # Nothing left to send: keep the last run's note, which says what happened.
             note = f"{day_label(target)}'s list was already posted here."
+        else:
+            note = (
+                f"{day_label(target)}'s digest is being posted by another process; if that one "
+                "stopped, the rest goes out after a five-minute lease."
+            )
         return DigestOutcome(target, sent, note)
 
     async def _plan(self, sub: Subscription, day: dt.date, now: dt.datetime) -> str | None:
@@ -165,13 +170,11 @@ class Digester:
             )
         listed = (await self.store.daily_list(day)).papers
         chosen = select_papers(listed, sub)
-        header = await self.ledger.claim(sub.channel, day, HEADER, owner=self.owner, now=now)
-        if header is None:
+        planned = await self.ledger.claim_plan(
+            sub.channel, day, [paper.id for paper in chosen], owner=self.owner, now=now
+        )
+        if not planned:
             return f"{day_label(day)}'s digest is being posted by another paperboy process."
-        for position, paper in enumerate(chosen, 1):
-            await self.ledger.claim(
-                sub.channel, day, PAPER, paper.id, position=position, owner=self.owner, now=now
-            )
         return None
 
     async def _send(self, sub: Subscription, publisher: Publisher, day: dt.date, rows: list[Delivery]) -> int:

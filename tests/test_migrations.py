@@ -34,3 +34,38 @@ async def test_sqlite_uses_wal_for_concurrent_processes(tmp_path) -> None:  # ty
         assert mode == "wal" and timeout and int(timeout) >= 5000
     finally:
         await engine.dispose()
+
+
+async def test_instances_starting_together_on_one_postgres_take_turns_migrating(database_url: str) -> None:
+    import asyncio
+    import os
+    import sys
+    from pathlib import Path
+
+    import pytest
+
+    if database_url.startswith("sqlite"):
+        pytest.skip("several instances share a database only on PostgreSQL")
+    env = {
+        **os.environ,
+        "PAPERBOY_DATABASE_URL": database_url,
+        "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
+    }
+    processes = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "adapters.cli",
+            "db",
+            "upgrade",
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            env=env,
+        )
+        for _ in range(4)
+    ]
+    outputs = await asyncio.wait_for(asyncio.gather(*(p.communicate() for p in processes)), 120)
+    for process, (out, _) in zip(processes, outputs, strict=True):
+        assert process.returncode == 0, out.decode()
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert all(f"revision {head}" in out.decode() for out, _ in outputs)
