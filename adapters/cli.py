@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import logging
 import signal
 import sys
 from collections.abc import Awaitable, Callable
@@ -17,6 +18,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from adapters.app import Core, build_core, configure_logging, wanted_adapters
 from adapters.console.adapter import ConsoleAdapter, stdin_lines
+from adapters.discord.adapter import DiscordAdapter, recommended_shards
+from adapters.discord.adapter import config_from as discord_config_from
+from adapters.discord.adapter import invite_url as discord_invite
 from adapters.slack.adapter import SlackAdapter, SlackConfig, SlackSetupError
 from bot.config import Settings
 from bot.db import current_revision, upgrade
@@ -40,6 +44,8 @@ db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 digest_app = typer.Typer(help="Digests.", no_args_is_help=True)
 app.add_typer(digest_app, name="digest")
+discord_app = typer.Typer(help="Discord setup.", no_args_is_help=True)
+app.add_typer(discord_app, name="discord")
 
 T = TypeVar("T")
 
@@ -206,8 +212,8 @@ def run() -> None:
     """Start the bot: the scheduler plus the adapters whose credentials are set (console by default)."""
     settings = _settings(server=True)
     names = wanted_adapters(settings)
-    if "discord" in names:
-        raise _fail("paperboy run: the Discord adapter is not part of this version yet.", EXIT_USAGE)
+    if "discord" in names and settings.discord_token is None:
+        raise _fail("paperboy run: the Discord adapter needs DISCORD_TOKEN.", EXIT_USAGE)
     try:
         slack_config = SlackConfig.from_settings(settings) if "slack" in names else None
     except SlackSetupError as exc:
@@ -219,11 +225,15 @@ def run() -> None:
         for signal_number in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signal_number, stop.set)
         async with build_core(settings) as core:
-            servers: list[SlackAdapter] = []
+            servers: list[SlackAdapter | DiscordAdapter] = []
             if slack_config is not None:
                 slack = SlackAdapter(core.bot, slack_config, core.engine)
                 core.bot.attach(slack.publisher)
                 servers.append(slack)
+            if "discord" in names:
+                discord_adapter = await _discord_adapter(core, settings)
+                core.bot.attach(discord_adapter)
+                servers.append(discord_adapter)
             console = None
             if "console" in names:
                 console = ConsoleAdapter(core.bot, out=sys.stdout, user=settings.console_user)
@@ -245,6 +255,17 @@ def run() -> None:
                     await server.stop()
 
     asyncio.run(main())
+
+
+async def _discord_adapter(core: Core, settings: Settings) -> DiscordAdapter:
+    config = discord_config_from(settings)
+    sharded = config.shards is not None
+    if not sharded:
+        try:
+            sharded = await recommended_shards(config) > 1
+        except Exception as exc:  # noqa: BLE001  (the gateway connection will report it properly)
+            logging.getLogger(__name__).warning("Discord shard recommendation unavailable: %s", exc)
+    return DiscordAdapter(core.bot, config, sharded=sharded)
 
 
 @digest_app.command("post")
@@ -272,11 +293,22 @@ def digest_post(
                 slack = SlackAdapter(core.bot, SlackConfig.from_settings(settings), core.engine)
                 await slack.prepare()
                 core.bot.attach(slack.publisher)
+            elif platform == "discord":
+                if settings.discord_token is None:
+                    raise _fail("The Discord adapter needs DISCORD_TOKEN.", EXIT_USAGE)
+                discord_adapter = DiscordAdapter(core.bot, discord_config_from(settings))
+                await discord_adapter.login()
+                core.bot.attach(discord_adapter)
             elif platform == "console":
                 core.bot.attach(ConsoleAdapter(core.bot, out=sys.stdout, user=settings.console_user))
             else:
-                raise _fail(f"The {platform} adapter is not part of this version yet.", EXIT_USAGE)
-            outcome = await core.bot.post_digest(subs[0].channel, day=day)
+                raise _fail(f"Unknown platform {platform!r}: use console, slack or discord.", EXIT_USAGE)
+            try:
+                outcome = await core.bot.post_digest(subs[0].channel, day=day)
+            finally:
+                for publisher in core.bot.publishers.values():
+                    if isinstance(publisher, DiscordAdapter):
+                        await publisher.stop()
             return outcome.note
 
     typer.echo(asyncio.run(main()), err=True)
@@ -300,6 +332,48 @@ def channels() -> None:
 
     lines = _run(work)
     typer.echo("\n".join(lines) if lines else "No channel has a digest yet.")
+
+
+@discord_app.command("sync")
+def discord_sync(
+    guild: Annotated[int | None, typer.Option("--guild", help="Sync to this guild only (instant).")] = None,
+) -> None:
+    """Register the /paper commands with Discord (globally, or in one guild for testing)."""
+    settings = _settings()
+    if settings.discord_token is None:
+        raise _fail("DISCORD_TOKEN is not set.", EXIT_USAGE)
+
+    async def work(core: Core) -> list[str]:
+        adapter = DiscordAdapter(core.bot, discord_config_from(settings))
+        await adapter.login()
+        try:
+            return await adapter.sync_commands(guild)
+        finally:
+            await adapter.stop()
+
+    names = _run(work)
+    where = f"guild {guild}" if guild else "all guilds (may take up to an hour to appear)"
+    typer.echo(f"Synced /{', /'.join(names)} to {where}.")
+
+
+@discord_app.command("invite-url")
+def discord_invite_url() -> None:
+    """Print the OAuth2 URL that invites the bot with exactly the permissions it needs."""
+    settings = _settings()
+    if settings.discord_token is None:
+        raise _fail("DISCORD_TOKEN is not set.", EXIT_USAGE)
+
+    async def work(core: Core) -> str:
+        adapter = DiscordAdapter(core.bot, discord_config_from(settings))
+        await adapter.login()
+        try:
+            application_id = adapter.client.application_id
+            assert application_id is not None
+            return discord_invite(application_id)
+        finally:
+            await adapter.stop()
+
+    typer.echo(_run(work))
 
 
 @db_app.command("upgrade")

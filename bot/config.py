@@ -87,6 +87,15 @@ class Settings(BaseSettings):
     discord_token: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("DISCORD_TOKEN", "discord_token")
     )
+    discord_api_base_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("DISCORD_API_BASE_URL", "discord_api_base_url")
+    )
+    discord_gateway_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("DISCORD_GATEWAY_URL", "discord_gateway_url")
+    )
+    discord_shards: int | None = Field(
+        default=None, ge=1, validation_alias=AliasChoices("DISCORD_SHARDS", "discord_shards")
+    )
     console_user: str = Field(
         default="you", validation_alias=AliasChoices("PAPERBOY_CONSOLE_USER", "console_user")
     )

@@ -1,0 +1,325 @@
+"""The Discord adapter: a `/paper` command group, embeds and raw reaction votes over discord.py.
+
+It only translates: typed options become the core's `/paper` text, the core's replies become
+followups, and the core's posts become messages in a channel or in a thread under the header.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any, Literal
+from zoneinfo import available_timezones
+
+import discord
+import yarl
+from discord import app_commands
+
+from adapters.discord.render import outgoing_message, reply_message
+from bot.commands import parse_command
+from bot.config import Settings
+from bot.paperbot import PaperBot
+from bot.ports import ChannelUnavailable, Outgoing
+from bot.types import ChannelRef, Command, PostRef, Reaction, UserRef
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "discord"
+THREAD_NAME = "Daily Papers"
+THREAD_ALREADY_EXISTS = 160004
+# Only non-privileged intents: guilds (channels, threads) and guild reactions (votes).
+INTENTS = discord.Intents.none()
+INTENTS.guilds = True
+INTENTS.guild_reactions = True
+# Exactly what the bot does: read and post in channels and threads, with embeds.
+PERMISSIONS = discord.Permissions(
+    view_channel=True,
+    send_messages=True,
+    send_messages_in_threads=True,
+    create_public_threads=True,
+    embed_links=True,
+    read_message_history=True,
+)
+SCOPES = ("bot", "applications.commands")
+_ZONES = sorted(available_timezones())
+
+
+@dataclass(frozen=True)
+class DiscordConfig:
+    token: str
+    api_base_url: str | None = None  # e.g. a nirn-proxy, or the tests' fake
+    gateway_url: str | None = None
+    shards: int | None = None
+    sync_commands: bool = True
+    guild_ready_timeout: float = 2.0
+
+
+def config_from(settings: Settings) -> DiscordConfig:
+    if settings.discord_token is None:
+        raise ValueError("DISCORD_TOKEN is not set")
+    return DiscordConfig(
+        token=settings.discord_token.get_secret_value(),
+        api_base_url=settings.discord_api_base_url,
+        gateway_url=settings.discord_gateway_url,
+        shards=settings.discord_shards,
+    )
+
+
+async def recommended_shards(config: DiscordConfig) -> int:
+    """Discord's own shard recommendation (about one per 1,000 guilds), from /gateway/bot."""
+    point_at(config)
+    http = discord.http.HTTPClient(asyncio.get_running_loop())
+    try:
+        await http.static_login(config.token)
+        shards, _url, _limits = await http.get_bot_gateway()
+        return int(shards)
+    finally:
+        await http.close()
+
+
+def point_at(config: DiscordConfig) -> None:
+    """Send REST and gateway traffic elsewhere (discord.py keeps both as class attributes)."""
+    if config.api_base_url:
+        discord.http.Route.BASE = config.api_base_url.rstrip("/")
+    if config.gateway_url:
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(config.gateway_url)
+
+
+def invite_url(application_id: int) -> str:
+    return discord.utils.oauth_url(application_id, permissions=PERMISSIONS, scopes=SCOPES)
+
+
+class DiscordAdapter:
+    platform = PLATFORM
+
+    def __init__(self, bot: PaperBot, config: DiscordConfig, *, sharded: bool = False) -> None:
+        point_at(config)
+        self.bot = bot
+        self.config = config
+        options: dict[str, Any] = {
+            "intents": INTENTS,
+            "allowed_mentions": discord.AllowedMentions.none(),
+            "guild_ready_timeout": config.guild_ready_timeout,
+            "chunk_guilds_at_startup": False,
+        }
+        client_class: type[discord.Client] = discord.Client
+        if sharded or config.shards:
+            client_class = discord.AutoShardedClient
+            if config.shards:
+                options["shard_count"] = config.shards
+        self.client = client_class(**options)
+        self.tree = app_commands.CommandTree(self.client)
+        self.tree.add_command(self._paper_group())
+        self.client.setup_hook = self._setup_hook  # type: ignore[method-assign]
+        self.client.event(self.on_raw_reaction_add)
+        self.client.event(self.on_raw_reaction_remove)
+        self._managers: dict[tuple[str, str, str], bool] = {}
+        self._threads: dict[int, discord.Thread] = {}
+
+    async def _setup_hook(self) -> None:
+        if self.config.sync_commands:
+            synced = await self.tree.sync()
+            log.info("Discord: synced %d application commands", len(synced))
+
+    async def login(self) -> None:
+        """REST only: enough to post digests and sync commands without the gateway."""
+        await self.client.login(self.config.token)
+
+    async def start(self) -> None:
+        await self.login()
+        self._connection = asyncio.create_task(self.client.connect(reconnect=True))
+
+    async def sync_commands(self, guild_id: int | None = None) -> list[str]:
+        """Register /paper globally, or in one guild (instant, for testing)."""
+        guild = discord.Object(id=guild_id) if guild_id else None
+        if guild is not None:
+            self.tree.copy_global_to(guild=guild)
+        synced = await self.tree.sync(guild=guild)
+        return [command.name for command in synced]
+
+    async def wait_ready(self) -> None:
+        await self.client.wait_until_ready()
+
+    async def stop(self) -> None:
+        await self.client.close()
+        task = getattr(self, "_connection", None)
+        if task is not None:
+            try:
+                await task
+            except Exception:  # noqa: BLE001  (closing: the connection's end is not news)
+                log.debug("Discord connection ended", exc_info=True)
+
+    # --- commands -----------------------------------------------------------------------------
+
+    def _paper_group(self) -> app_commands.Group:
+        paper = app_commands.Group(name="paper", description="Hugging Face Daily Papers")
+        digest = app_commands.Group(name="digest", description="This channel's daily digest", parent=paper)
+        run = self._run
+
+        @paper.command(name="search", description="Search the archive")
+        @app_commands.describe(query='Words, "phrases", -exclude, author:, org:, since:, until:, has:code')
+        async def search(interaction: discord.Interaction, query: str) -> None:
+            await run(interaction, f"search {query}")
+
+        @paper.command(name="show", description="One paper by arXiv id or link")
+        @app_commands.describe(paper="arXiv id, arxiv.org or huggingface.co link")
+        async def show(interaction: discord.Interaction, paper: str) -> None:
+            await run(interaction, f"show {paper}")
+
+        @paper.command(name="today", description="The newest Daily Papers list")
+        async def today(interaction: discord.Interaction) -> None:
+            await run(interaction, "today")
+
+        @paper.command(name="top", description="This server's most-voted papers")
+        async def top(
+            interaction: discord.Interaction, period: Literal["week", "month", "all"] = "week"
+        ) -> None:
+            await run(interaction, f"top {period}")
+
+        @digest.command(name="here", description="Post the daily list in this channel (Manage Channels)")
+        @app_commands.describe(
+            time="Local time, HH:MM (default 09:00)",
+            timezone="IANA timezone, e.g. Europe/Berlin (default UTC)",
+            top="How many papers (1-25, default 10)",
+            min_upvotes="Only papers with at least this many Hugging Face upvotes",
+            include="Only papers mentioning this keyword",
+            exclude="Skip papers mentioning this keyword",
+            flat="Post the papers straight in the channel instead of a thread",
+        )
+        async def here(
+            interaction: discord.Interaction,
+            time: str | None = None,
+            timezone: str | None = None,
+            top: app_commands.Range[int, 1, 25] | None = None,
+            min_upvotes: app_commands.Range[int, 0, 100_000] | None = None,
+            include: str | None = None,
+            exclude: str | None = None,
+            flat: bool | None = None,
+        ) -> None:
+            parts = ["digest here"]
+            parts += [value for value in (time, timezone) if value]
+            if top is not None:
+                parts.append(f"top {top}")
+            if min_upvotes is not None:
+                parts.append(f"min-upvotes {min_upvotes}")
+            parts += [f"+{word}" for word in (include or "").split()]
+            parts += [f"-{word}" for word in (exclude or "").split()]
+            if flat is not None:
+                parts.append("flat" if flat else "thread")
+            await run(interaction, " ".join(parts), ephemeral=False)
+
+        @here.autocomplete("timezone")
+        async def zones(_interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+            needle = current.lower()
+            matches = [zone for zone in _ZONES if needle in zone.lower()][:25]
+            return [app_commands.Choice(name=zone, value=zone) for zone in matches]
+
+        @digest.command(name="off", description="Stop this channel's digest (Manage Channels)")
+        async def off(interaction: discord.Interaction) -> None:
+            await run(interaction, "digest off", ephemeral=False)
+
+        @digest.command(name="status", description="Next post, last post, and why a day had none")
+        async def status(interaction: discord.Interaction) -> None:
+            await run(interaction, "digest status")
+
+        @paper.command(name="follow", description="Get a DM when new papers match a search")
+        async def follow(interaction: discord.Interaction, query: str) -> None:
+            await run(interaction, f"follow {query}")
+
+        @paper.command(name="unfollow", description="Stop a saved search (its number in /paper following)")
+        async def unfollow(interaction: discord.Interaction, number: app_commands.Range[int, 1, 100]) -> None:
+            await run(interaction, f"unfollow {number}")
+
+        @paper.command(name="following", description="Your saved searches")
+        async def following(interaction: discord.Interaction) -> None:
+            await run(interaction, "following")
+
+        @paper.command(name="help", description="What paperboy can do")
+        async def help_(interaction: discord.Interaction) -> None:
+            await run(interaction, "help")
+
+        return paper
+
+    async def _run(self, interaction: discord.Interaction, text: str, *, ephemeral: bool = True) -> None:
+        # Defer first: Discord wants an answer within 3 seconds, and the core may need longer.
+        await interaction.response.defer(ephemeral=ephemeral, thinking=True)
+        guild = str(interaction.guild_id or "dm")
+        channel = ChannelRef(PLATFORM, guild, str(interaction.channel_id))
+        user = UserRef(PLATFORM, guild, str(interaction.user.id))
+        self._managers[(guild, channel.channel, user.user)] = interaction.permissions.manage_channels
+        name, args = parse_command(text)
+        reply = await self.bot.handle_command(Command(name, args, user, channel))
+        content, embeds = reply_message(reply)
+        if content:
+            await interaction.followup.send(content=content, embeds=embeds, ephemeral=ephemeral)
+        else:
+            await interaction.followup.send(embeds=embeds, ephemeral=ephemeral)
+
+    # --- reactions ----------------------------------------------------------------------------
+
+    async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
+        await self._on_reaction(payload, added=True)
+
+    async def on_raw_reaction_remove(self, payload: discord.RawReactionActionEvent) -> None:
+        await self._on_reaction(payload, added=False)
+
+    async def _on_reaction(self, payload: discord.RawReactionActionEvent, *, added: bool) -> None:
+        if payload.guild_id is None:
+            return
+        guild = str(payload.guild_id)
+        me = self.client.user
+        reaction = Reaction(
+            post=PostRef(ChannelRef(PLATFORM, guild, str(payload.channel_id)), str(payload.message_id)),
+            user=UserRef(PLATFORM, guild, str(payload.user_id)),
+            emoji=str(payload.emoji),
+            added=added,
+            by_bot=me is not None and payload.user_id == me.id,
+        )
+        await self.bot.handle_reaction(reaction)
+
+    # --- Publisher ----------------------------------------------------------------------------
+
+    async def _messageable(self, channel_id: int) -> Any:
+        found = self.client.get_channel(channel_id)
+        return found if found is not None else await self.client.fetch_channel(channel_id)
+
+    async def _thread(self, channel: ChannelRef, header_id: int) -> Any:
+        """The thread under the header message (its id is the header's id), started if need be."""
+        if header_id in self._threads:
+            return self._threads[header_id]
+        parent = await self._messageable(int(channel.channel))
+        try:
+            thread = await parent.get_partial_message(header_id).create_thread(
+                name=THREAD_NAME, auto_archive_duration=1440
+            )
+        except discord.HTTPException as exc:
+            if exc.code != THREAD_ALREADY_EXISTS:
+                raise
+            thread = await self._messageable(header_id)
+        self._threads[header_id] = thread
+        return thread
+
+    async def publish(
+        self, channel: ChannelRef, message: Outgoing, *, thread: PostRef | None = None
+    ) -> PostRef:
+        content, embeds = outgoing_message(message)
+        try:
+            if thread is not None:
+                target = await self._thread(channel, int(thread.message_id))
+            else:
+                target = await self._messageable(int(channel.channel))
+            sent = await target.send(content=content, embeds=embeds)
+        except (discord.Forbidden, discord.NotFound) as exc:
+            # Retrying these gets a bot's IP banned (10,000 invalid requests in 10 minutes).
+            raise ChannelUnavailable(f"Discord said {exc.status} {exc.text or ''}".strip()) from None
+        return PostRef(channel, str(sent.id), thread.message_id if thread else None)
+
+    async def send_dm(self, user: UserRef, message: Outgoing) -> None:
+        content, embeds = outgoing_message(message)
+        target = self.client.get_user(int(user.user)) or await self.client.fetch_user(int(user.user))
+        await target.send(content=content, embeds=embeds)
+
+    async def can_manage(self, user: UserRef, channel: ChannelRef) -> bool:
+        """Members with Manage Channels in that channel, as the interaction reported them."""
+        return self._managers.get((channel.community, channel.channel, user.user), False)

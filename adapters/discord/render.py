@@ -1,0 +1,114 @@
+"""Core messages to Discord messages and embeds: escaped, and within Discord's limits.
+
+Every message is also sent with `allowed_mentions` set to none, so nothing pings even if an
+escape were missed; escaping is what makes `@everyone`, `<@&123>`, `||spoiler||`, masked links
+and code fences in a title *show* literally. Limits: content 2,000; embed title 256,
+description 4,096, 25 fields of 256/1,024, 6,000 characters per embed, 10 embeds a message.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import quote
+
+import discord
+
+from bot.cards import counts_line, cut_at_word
+from bot.ports import Outgoing
+from bot.types import Notice, Post, Reply
+
+MAX_CONTENT = 2000
+MAX_TITLE = 256
+MAX_DESCRIPTION = 4096
+MAX_FIELD_NAME = 256
+MAX_FIELD_VALUE = 1024
+MAX_EMBED_TOTAL = 6000
+MAX_EMBEDS = 10
+EMBED_COLOUR = 0xFFD21E  # Hugging Face yellow
+
+# Characters Discord reads as markdown or mention syntax; a backslash shows them literally.
+_SPECIAL = re.compile(r"([\\*_~|`>\[\]()<#:-])")
+
+
+def escape(text: str) -> str:
+    """Markdown and mentions shown literally (`@everyone` also gets a zero-width space)."""
+    return discord.utils.escape_mentions(_SPECIAL.sub(r"\\\1", text))
+
+
+def _fit(text: str, limit: int) -> str:
+    """Escape `text` and keep the result within `limit` characters, cut at a word."""
+    budget = limit
+    while True:
+        escaped = escape(cut_at_word(text, budget))
+        if len(escaped) <= limit:
+            return escaped
+        budget -= max(len(escaped) - limit, 1)
+
+
+def safe_url(url: str) -> str:
+    """A URL that cannot break out of a masked link: brackets, spaces and quotes encoded."""
+    return quote(url, safe=":/?#@!$&'*+,;=%~.-_")
+
+
+def masked(label: str, url: str) -> str:
+    return f"[{escape(label)}]({safe_url(url)})"
+
+
+def post_embed(post: Post) -> discord.Embed:
+    embed = discord.Embed(
+        title=_fit(post.title, MAX_TITLE),
+        url=safe_url(post.link),
+        description=_fit(post.summary, MAX_DESCRIPTION) if post.summary else None,
+        colour=EMBED_COLOUR,
+    )
+    if post.authors:
+        embed.add_field(name="Authors", value=_fit(post.authors, MAX_FIELD_VALUE), inline=False)
+    if post.organization:
+        embed.add_field(name="Organization", value=_fit(post.organization, MAX_FIELD_VALUE), inline=True)
+    embed.add_field(name="On Hugging Face", value=counts_line(post), inline=True)
+    links = " · ".join(masked(link.label, link.url) for link in post.links)
+    embed.add_field(name="Links", value=cut_at_word(links, MAX_FIELD_VALUE), inline=False)
+    if post.thumbnail:
+        embed.set_thumbnail(url=safe_url(post.thumbnail))
+    return embed
+
+
+def notice_content(notice: Notice) -> str:
+    return _fit(notice.text, MAX_CONTENT)
+
+
+def outgoing_message(message: Outgoing) -> tuple[str | None, list[discord.Embed]]:
+    """Content and embeds for a digest header, a recap, an alert or a paper card."""
+    if isinstance(message, Notice):
+        return notice_content(message), []
+    return None, [post_embed(message)]
+
+
+def reply_message(reply: Reply) -> tuple[str, list[discord.Embed]]:
+    """A command's answer: escaped text, a list embed for items, then paper cards."""
+    content = _fit(reply.text, MAX_CONTENT) if reply.text else ""
+    embeds: list[discord.Embed] = []
+    if reply.items:
+        lines: list[str] = []
+        size = 0
+        for number, item in enumerate(reply.items, 1):
+            line = f"{number}. {masked(cut_at_word(item.title, 200), item.url)}\n{_fit(item.detail, 300)}"
+            if size + len(line) + 1 > MAX_DESCRIPTION:
+                break
+            lines.append(line)
+            size += len(line) + 1
+        embeds.append(discord.Embed(description="\n".join(lines), colour=EMBED_COLOUR))
+    embeds += [post_embed(post) for post in reply.posts]
+    return content, fit_embeds(embeds)
+
+
+def fit_embeds(embeds: list[discord.Embed]) -> list[discord.Embed]:
+    """At most 10 embeds and 6,000 characters in all, as Discord requires."""
+    kept: list[discord.Embed] = []
+    total = 0
+    for embed in embeds[:MAX_EMBEDS]:
+        if total + len(embed) > MAX_EMBED_TOTAL:
+            break
+        kept.append(embed)
+        total += len(embed)
+    return kept
