@@ -27,12 +27,14 @@ MAX_EMBEDS = 10
 EMBED_COLOUR = 0xFFD21E  # Hugging Face yellow
 
 # Characters Discord reads as markdown or mention syntax; a backslash shows them literally.
-_SPECIAL = re.compile(r"([\\*_~|`>\[\]()<#:-])")
+_SPECIAL = re.compile(r"([\\*_~|`>\[\]<])")
+_LINE_START = re.compile(r"^(\s*)([#-])", re.MULTILINE)  # headings and list items
 
 
 def escape(text: str) -> str:
     """Markdown and mentions shown literally (`@everyone` also gets a zero-width space)."""
-    return discord.utils.escape_mentions(_SPECIAL.sub(r"\\\1", text))
+    escaped = _LINE_START.sub(r"\1\\\2", _SPECIAL.sub(r"\\\1", text))
+    return discord.utils.escape_mentions(escaped)
 
 
 def _fit(text: str, limit: int) -> str:
