@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.cards import authors_line
 from bot.types import Paper
 
 
@@ -28,12 +29,6 @@ def paper_json(paper: Paper) -> dict[str, Any]:
         "thumbnail": paper.thumbnail,
         "abstract": paper.abstract,
     }
-
-
-def authors_line(authors: tuple[str, ...], *, shown: int = 3) -> str:
-    if len(authors) <= shown:
-        return ", ".join(authors)
-    return ", ".join(authors[:shown]) + " et al."
 
 
 def search_line(paper: Paper) -> str:

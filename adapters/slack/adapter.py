@@ -28,6 +28,7 @@ from adapters.slack.publisher import PLATFORM, SlackPublisher, make_client
 from bot.commands import parse_command
 from bot.config import Settings
 from bot.paperbot import PaperBot
+from bot.ports import ChannelUnavailable
 from bot.types import ChannelRef, Command, PostRef, Reaction, UserRef
 
 log = logging.getLogger(__name__)
@@ -158,8 +159,6 @@ class SlackAdapter:
             return self.client
         bot = await self.installations.async_find_bot(enterprise_id=None, team_id=team_id)
         if bot is None:
-            from bot.ports import ChannelUnavailable
-
             raise ChannelUnavailable(f"paperboy is not installed in Slack workspace {team_id}")
         return make_client(token=bot.bot_token, base_url=self.config.api_base_url)
 
