@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 
 from bot.types import Link, Paper, Post
 
@@ -25,6 +26,16 @@ def cut_at_word(text: str, limit: int) -> str:
     if space > 0:
         head = head[:space]
     return head.rstrip(" ,;:-") + "…"
+
+
+def cut_escaped(text: str, limit: int, escape: Callable[[str], str]) -> str:
+    """`escape(text)` within `limit` characters: escaping lengthens text, so cut before it."""
+    budget = limit
+    while True:
+        escaped = escape(cut_at_word(text, budget))
+        if len(escaped) <= limit:
+            return escaped
+        budget -= max(len(escaped) - limit, 1)
 
 
 def squash(text: str) -> str:

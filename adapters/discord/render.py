@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 import discord
 
-from bot.cards import counts_line, cut_at_word
+from bot.cards import counts_line, cut_at_word, cut_escaped
 from bot.ports import Outgoing
 from bot.types import Notice, Post, Reply
 
@@ -38,13 +38,7 @@ def escape(text: str) -> str:
 
 
 def _fit(text: str, limit: int) -> str:
-    """Escape `text` and keep the result within `limit` characters, cut at a word."""
-    budget = limit
-    while True:
-        escaped = escape(cut_at_word(text, budget))
-        if len(escaped) <= limit:
-            return escaped
-        budget -= max(len(escaped) - limit, 1)
+    return cut_escaped(text, limit, escape)
 
 
 def safe_url(url: str) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.cards import byline, counts_line, cut_at_word
+from bot.cards import byline, counts_line, cut_at_word, cut_escaped
 from bot.ports import Outgoing
 from bot.types import Notice, Post, Reply
 
@@ -40,13 +40,7 @@ def _section(text: str) -> Block:
 
 
 def _escaped_within(text: str, limit: int) -> str:
-    """Escape `text` and keep the result within `limit` (escaping lengthens it)."""
-    budget = limit
-    while True:
-        escaped = escape(cut_at_word(text, budget))
-        if len(escaped) <= limit:
-            return escaped
-        budget -= len(escaped) - limit
+    return cut_escaped(text, limit, escape)
 
 
 def post_blocks(post: Post) -> list[Block]:
