@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Row, and_, delete, func, select
+from sqlalchemy import Row, and_, bindparam, delete, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -81,6 +81,13 @@ def row_to_paper(row: Row[Any] | Any) -> Paper:
     )
 
 
+# SQLite's FTS5 index takes new papers in one statement per batch (migration 0004); PostgreSQL's
+# tsvector columns are generated. Updates and deletes are kept in step by triggers.
+_INDEX_NEW_PAPERS = text(
+    "INSERT INTO paper_fts(rowid, title, authors_text, keywords_text, abstract, org_text) "
+    "SELECT seq, title, authors_text, keywords_text, abstract, org_text FROM papers WHERE id IN :ids"
+).bindparams(bindparam("ids", expanding=True))
+
 PAPER_COLUMNS = [column for column in PAPERS.c if column.name in Paper.__slots__]
 
 
@@ -119,7 +126,6 @@ class PaperStore:
         for chunk in _chunks(papers):
             ids = [paper.id for paper in chunk]
             known = set((await conn.execute(select(PAPERS.c.id).where(PAPERS.c.id.in_(ids)))).scalars())
-            new += [paper_id for paper_id in ids if paper_id not in known]
             stmt = self._insert(PAPERS)
             excluded = stmt.excluded
             updates: dict[str, Any] = {
@@ -141,7 +147,17 @@ class PaperStore:
             if with_comments:
                 updates["comments"] = excluded["comments"]
             stmt = stmt.on_conflict_do_update(index_elements=[PAPERS.c.id], set_=updates)
-            await conn.execute(stmt, [paper_to_values(paper, now) for paper in chunk])
+            values = [paper_to_values(paper, now) for paper in chunk]
+            if self._dialect == "sqlite":
+                # RETURNING makes SQLAlchemy send multi-row INSERTs ("insertmanyvalues") instead
+                # of one statement per paper: about 1.7x faster ingest on SQLite.
+                (await conn.execute(stmt.returning(PAPERS.c.seq), values)).all()
+            else:
+                await conn.execute(stmt, values)
+            fresh = [paper_id for paper_id in ids if paper_id not in known]
+            if fresh and self._dialect == "sqlite":
+                await conn.execute(_INDEX_NEW_PAPERS, {"ids": fresh})
+            new += fresh
         return new
 
     async def record_daily_list(

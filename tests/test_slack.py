@@ -460,7 +460,10 @@ async def test_paperboy_run_serves_slack_over_http_with_just_two_settings(
     try:
         port = None
         while port is None:
-            raw = await asyncio.wait_for(process.stdout.readline(), 30)
+            try:
+                raw = await asyncio.wait_for(process.stdout.readline(), 60)
+            except TimeoutError:
+                raise AssertionError("no Slack server line within 60 s; output:\n" + "".join(lines)) from None
             assert raw, "paperboy run exited:\n" + "".join(lines)
             lines.append(raw.decode())
             if match := re.search(r"serving HTTP on 127\.0\.0\.1:(\d+)/slack/events", lines[-1]):
