@@ -124,15 +124,26 @@ class PaperSearch:
         if query.until:
             inner.append("rowid < :seq_hi")
             params["seq_hi"] = _month_floor(query.until, -2)
-        where = " AND ".join(outer) or "1=1"
-        sql = (
+        hits = (
             "WITH hits AS ("
             f"  SELECT rowid AS seq, {_BM25} AS score FROM paper_fts"
             f"  WHERE {' AND '.join(inner)} ORDER BY rowid DESC LIMIT :cap"
             ") "
-            f"SELECT {_COLUMNS}, (SELECT count(*) FROM hits) AS candidates "
+        )
+        if not outer:
+            # Rank on the index alone and read only the best rows from `papers` (abstracts are
+            # large): about twice as fast for mid-frequency words (BENCHMARKS.md).
+            sql = (
+                hits + ", best AS (SELECT seq, score FROM hits ORDER BY score, seq DESC LIMIT :limit) "
+                f"SELECT {_COLUMNS}, (SELECT count(*) FROM hits) AS candidates "
+                "FROM best JOIN papers p ON p.seq = best.seq "
+                "ORDER BY best.score, p.published DESC, p.seq DESC"
+            )
+            return sql, params
+        sql = (
+            hits + f"SELECT {_COLUMNS}, (SELECT count(*) FROM hits) AS candidates "
             "FROM hits JOIN papers p ON p.seq = hits.seq "
-            f"WHERE {where} ORDER BY hits.score, p.published DESC, p.seq DESC LIMIT :limit"
+            f"WHERE {' AND '.join(outer)} ORDER BY hits.score, p.published DESC, p.seq DESC LIMIT :limit"
         )
         return sql, params
 
@@ -163,13 +174,16 @@ class PaperSearch:
                 "ORDER BY p.published DESC NULLS LAST, p.seq DESC LIMIT :limit"
             )
             return sql, params
+        # PostgreSQL misjudges how many rows a phrase matches and would walk the seq index through
+        # the whole table; `seq + 0` makes it take the GIN index (616 → 72 ms in BENCHMARKS.md).
+        order = "p.seq + 0" if any(len(term) > 1 for term in query.terms) else "p.seq"
         sql = (
             "WITH hits AS ("
-            f"  SELECT p.seq FROM papers p WHERE {' AND '.join(where)}"
-            "  ORDER BY p.seq DESC LIMIT :cap"
-            ") "
-            f"SELECT {_COLUMNS}, (SELECT count(*) FROM hits) AS candidates, {score} AS score "
-            "FROM hits JOIN papers p ON p.seq = hits.seq "
-            "ORDER BY score DESC, p.published DESC NULLS LAST, p.seq DESC LIMIT :limit"
+            f"  SELECT p.seq, {score} AS score FROM papers p WHERE {' AND '.join(where)}"
+            f"  ORDER BY {order} DESC LIMIT :cap"
+            "), best AS (SELECT seq, score FROM hits ORDER BY score DESC, seq DESC LIMIT :limit) "
+            f"SELECT {_COLUMNS}, (SELECT count(*) FROM hits) AS candidates "
+            "FROM best JOIN papers p ON p.seq = best.seq "
+            "ORDER BY best.score DESC, p.published DESC NULLS LAST, p.seq DESC"
         )
         return sql, params
