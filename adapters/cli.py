@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import faulthandler
 import json
 import logging
 import signal
@@ -253,8 +254,22 @@ def run() -> None:
                 await core.bot.stop()
                 for server in servers:
                     await server.stop()
+        await _finish_leftover_tasks()
 
     asyncio.run(main())
+
+
+async def _finish_leftover_tasks(timeout: float = 5.0) -> None:
+    """Cancel what libraries left running, so that shutdown ends; say what would not stop."""
+    current = asyncio.current_task()
+    leftovers = [task for task in asyncio.all_tasks() if task is not current]
+    for task in leftovers:
+        task.cancel()
+    if not leftovers:
+        return
+    _done, pending = await asyncio.wait(leftovers, timeout=timeout)
+    for task in pending:
+        logging.getLogger(__name__).warning("still running at shutdown: %r", task)
 
 
 async def _discord_adapter(core: Core, settings: Settings) -> DiscordAdapter:
@@ -395,6 +410,8 @@ def db_upgrade() -> None:
 
 
 def main() -> None:
+    # `kill -USR1 PID` prints every thread's stack to stderr: how to see what a stuck bot waits on.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     try:
         app()
     except KeyboardInterrupt:

@@ -363,7 +363,7 @@ async def test_saved_search_alerts_arrive_as_direct_messages(slack: SlackHarness
     assert len(dms) == 1 and "New papers matching your saved searches" in dms[0].params["text"]
 
 
-async def test_socket_mode_commands_and_votes(core: Core, fake_slack: FakeSlack, fake_hf: FakeHF) -> None:
+async def test_socket_mode_answers_slash_commands(core: Core, fake_slack: FakeSlack, fake_hf: FakeHF) -> None:
     adapter = SlackAdapter(core.bot, config(fake_slack, app_token="xapp-test"), core.engine)
     core.bot.attach(adapter.publisher)
     await adapter.start()
@@ -482,7 +482,14 @@ async def test_paperboy_run_serves_slack_over_http_with_just_two_settings(
         assert "/paper search QUERY" in answer[0]["text"]
     finally:
         process.send_signal(signal.SIGTERM)
-        rest, _ = await asyncio.wait_for(process.communicate(), 30)
+        try:
+            rest, _ = await asyncio.wait_for(process.communicate(), 30)
+        except TimeoutError:
+            process.send_signal(signal.SIGUSR1)  # dump its stacks before killing it
+            await asyncio.sleep(1)
+            process.kill()
+            rest, _ = await process.communicate()
+            raise AssertionError("paperboy run did not stop on SIGTERM:\n" + "".join(lines) + rest.decode()) from None
     output = "".join(lines) + rest.decode()
     assert process.returncode == 0, output
     assert "xoxb-from-env" not in output and SECRET not in output
@@ -505,3 +512,19 @@ def test_the_manifest_asks_for_exactly_the_scopes_the_app_uses() -> None:
         "reaction_added",
         "reaction_removed",
     }
+
+
+async def test_digest_posts_keep_to_one_message_per_interval_per_channel(
+    core: Core, fake_slack: FakeSlack
+) -> None:
+    adapter = SlackAdapter(core.bot, config(fake_slack, channel_interval=0.2), core.engine)
+    channel = ChannelRef("slack", TEAM, CHANNEL)
+    other = ChannelRef("slack", TEAM, "COTHER")
+    for target in (channel, channel, other, channel):
+        await adapter.publisher.publish(target, Notice("hello"))
+    calls = fake_slack.calls_to("chat.postMessage")
+    same = [c.at for c in calls if c.params["channel"] == CHANNEL]
+    assert all(later - earlier >= 0.2 for earlier, later in zip(same, same[1:], strict=False))
+    assert (
+        calls[2].params["channel"] == "COTHER" and calls[2].at - calls[1].at < 0.2
+    )  # other channels do not wait

@@ -223,7 +223,8 @@ class SlackAdapter:
             await self._socket.connect_async()  # type: ignore[no-untyped-call]
             log.info("Slack: connected in Socket Mode")
             return
-        self._runner = web.AppRunner(self.web_app(), access_log=None)
+        # Connections still open at shutdown get a few seconds, not aiohttp's default minute.
+        self._runner = web.AppRunner(self.web_app(), access_log=None, shutdown_timeout=3.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.config.http_host, self.config.http_port)
         await site.start()

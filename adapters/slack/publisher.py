@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
@@ -65,7 +66,6 @@ class SlackPublisher:
         wait = self._last_post.get(channel, float("-inf")) + self._interval - loop.time()
         if wait > 0:
             await asyncio.sleep(wait)
-        self._last_post[channel] = loop.time()
 
     async def publish(
         self, channel: ChannelRef, message: Outgoing, *, thread: PostRef | None = None
@@ -76,21 +76,34 @@ class SlackPublisher:
         async with lock:
             await self._pace(channel.channel)
             try:
-                response = await client.chat_postMessage(
-                    channel=channel.channel,
-                    text=text,
-                    blocks=blocks,
-                    thread_ts=thread.message_id if thread else None,
-                    unfurl_links=False,
-                    unfurl_media=False,
-                )
-            except SlackApiError as exc:
-                error = str(exc.response.get("error", ""))
-                if error in PERMANENT_ERRORS:
-                    raise ChannelUnavailable(f"Slack said {error}") from None
-                raise
-        ts = str(response["ts"])
-        return PostRef(channel, ts, thread.message_id if thread else None)
+                response = await self._post(client, channel, text, blocks, thread)
+            finally:
+                # Counted from when Slack answered, so consecutive posts arrive an interval apart.
+                self._last_post[channel.channel] = asyncio.get_running_loop().time()
+        return PostRef(channel, str(response["ts"]), thread.message_id if thread else None)
+
+    async def _post(
+        self,
+        client: AsyncWebClient,
+        channel: ChannelRef,
+        text: str,
+        blocks: list[Any],
+        thread: PostRef | None,
+    ) -> Any:
+        try:
+            return await client.chat_postMessage(
+                channel=channel.channel,
+                text=text,
+                blocks=blocks,
+                thread_ts=thread.message_id if thread else None,
+                unfurl_links=False,
+                unfurl_media=False,
+            )
+        except SlackApiError as exc:
+            error = str(exc.response.get("error", ""))
+            if error in PERMANENT_ERRORS:
+                raise ChannelUnavailable(f"Slack said {error}") from None
+            raise
 
     async def send_dm(self, user: UserRef, message: Outgoing) -> None:
         client = await self._client_for(user.community)
