@@ -34,6 +34,7 @@ from bot.types import FetchReport, Paper, SearchResults
 
 EXIT_NOT_FOUND = 1
 EXIT_USAGE = 2
+SHUTDOWN_GRACE_SECONDS = 5.0
 
 app = typer.Typer(
     help="paperboy: Hugging Face Daily Papers in your chat.",
@@ -259,7 +260,7 @@ def run() -> None:
     asyncio.run(main())
 
 
-async def _finish_leftover_tasks(timeout: float = 5.0) -> None:
+async def _finish_leftover_tasks() -> None:
     """Cancel what libraries left running, so that shutdown ends; say what would not stop."""
     current = asyncio.current_task()
     leftovers = [task for task in asyncio.all_tasks() if task is not current]
@@ -267,7 +268,7 @@ async def _finish_leftover_tasks(timeout: float = 5.0) -> None:
         task.cancel()
     if not leftovers:
         return
-    _done, pending = await asyncio.wait(leftovers, timeout=timeout)
+    _done, pending = await asyncio.wait(leftovers, timeout=SHUTDOWN_GRACE_SECONDS)
     for task in pending:
         logging.getLogger(__name__).warning("still running at shutdown: %r", task)
 

@@ -489,7 +489,9 @@ async def test_paperboy_run_serves_slack_over_http_with_just_two_settings(
             await asyncio.sleep(1)
             process.kill()
             rest, _ = await process.communicate()
-            raise AssertionError("paperboy run did not stop on SIGTERM:\n" + "".join(lines) + rest.decode()) from None
+            raise AssertionError(
+                "paperboy run did not stop on SIGTERM:\n" + "".join(lines) + rest.decode()
+            ) from None
     output = "".join(lines) + rest.decode()
     assert process.returncode == 0, output
     assert "xoxb-from-env" not in output and SECRET not in output
