@@ -142,11 +142,12 @@ class Digester:
             await self.subscriptions.record_run(channel, now=now, note=f"Paused: {reason}")
             log.warning("digest %s/%s paused: %s", channel.platform, channel.channel, exc.reason)
             return DigestOutcome(target, 0, f"Paused: {reason}")
-        papers = sum(1 for row in await self.ledger.of_day(channel, target) if row.kind == PAPER)
+        after = await self.ledger.of_day(channel, target)
         if sent:
+            papers = sum(1 for row in after if row.kind == PAPER)
             note = f"Posted {day_label(target)}'s list ({papers} paper{'s' if papers != 1 else ''})."
             await self.subscriptions.record_run(channel, now=now, note=note, posted_day=target)
-        elif all(row.sent_at for row in await self.ledger.of_day(channel, target)):
+        elif all(row.sent_at for row in after):
             # Nothing left to send: keep the last run's note, which says what happened.
             note = f"{day_label(target)}'s list was already posted here."
         else:
