@@ -41,6 +41,8 @@ from urllib.parse import unquote
 
 from aiohttp import WSMsgType, web
 
+from tests.local_server import serve
+
 # --- identities ----------------------------------------------------------------------------------
 # Realistic 19-digit snowflakes (timestamps from late 2023). The bot user id differs from the application id on purpose
 # (for apps created since 2016 they are equal): code that mixes the two up fails here.
@@ -290,11 +292,7 @@ class FakeDiscord:
         app = web.Application()
         app.router.add_route("*", API_PREFIX + "/{tail:.*}", self._rest)
         app.router.add_get("/gateway", self._gateway)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._runner, port = await serve(app)
         self.url = f"http://127.0.0.1:{port}"
         self.ws_url = f"ws://127.0.0.1:{port}/gateway"
         return self.url

@@ -18,6 +18,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.local_server import serve
+
 # A copy of ../shared/data/daily_papers_sample.json, so the suite runs from any clone.
 SAMPLE = Path(__file__).with_name("fixtures") / "daily_papers_sample.json"
 
@@ -80,11 +82,7 @@ class FakeHF:
         app = web.Application()
         app.router.add_get("/api/daily_papers", self._daily)
         app.router.add_get("/api/papers/{paper_id}", self._paper)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._runner, port = await serve(app)
         self.url = f"http://127.0.0.1:{port}"
         return self.url
 
