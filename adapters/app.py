@@ -49,11 +49,12 @@ async def build_core(
         retry_budget=settings.hf_retry_budget_seconds,
         today=lambda: clock.now().date(),
     )
+    search: PaperSearch | None = None
     try:
         if migrate:
             await upgrade(engine)
         store = PaperStore(engine)
-        search = PaperSearch(engine)
+        search = PaperSearch(engine, candidate_cap=settings.search_candidates)
         ingestor = Ingestor(source=source, store=store, now=clock.now)
         secret = settings.vote_secret.get_secret_value() if settings.vote_secret else None
         bot = PaperBot(
@@ -74,6 +75,8 @@ async def build_core(
         )
         yield Core(settings, engine, store, search, source, ingestor, bot)
     finally:
+        if search is not None:
+            await search.aclose()
         await source.aclose()
         await engine.dispose()
 

@@ -554,17 +554,22 @@ async def run_backend(
             entry = QueryResult(kind=query.kind, query=query.text, hits=await count_hits(engine, query.text))
             top_ids: list[str] = []
             for cap in caps:
-                samples, ids, truncated = await time_fts(
-                    PaperSearch(engine, candidate_cap=cap), query.text, query.runs
-                )
+                search = PaperSearch(engine, candidate_cap=cap)
+                try:
+                    samples, ids, truncated = await time_fts(search, query.text, query.runs)
+                finally:
+                    await search.aclose()
                 entry.fts[str(cap)] = Timing.of(samples)
                 entry.fts_samples[str(cap)] = samples
                 entry.truncated[str(cap)] = truncated
                 if str(cap) == default_cap:
                     top_ids = ids
-            if query.kind in {"common", "two-word", "phrase"} and args.uncapped_runs > 0:
+            if query.kind in {"mid", "common", "two-word", "phrase"} and args.uncapped_runs > 0:
                 uncapped = PaperSearch(engine, candidate_cap=max(corpus.papers, 1))
-                samples, ids, _ = await time_fts(uncapped, query.text, args.uncapped_runs)
+                try:
+                    samples, ids, _ = await time_fts(uncapped, query.text, args.uncapped_runs)
+                finally:
+                    await uncapped.aclose()
                 entry.uncapped = Timing.of(samples)
                 entry.uncapped_overlap = round(len(set(ids) & set(top_ids)) / max(1, len(ids)), 2)
             for variant in LIKE_VARIANTS:

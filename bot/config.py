@@ -5,6 +5,8 @@ from __future__ import annotations
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.search import DEFAULT_CANDIDATE_CAP
+
 DEFAULT_DATABASE_URL = "sqlite:///paperboy.db"
 ALL_INTERFACES = "0.0.0.0"  # noqa: S104  (Slack's HTTP endpoints must be reachable from outside)
 
@@ -53,6 +55,13 @@ class Settings(BaseSettings):
     )
     refresh_minutes: float = Field(
         default=30, gt=0, validation_alias=AliasChoices("PAPERBOY_REFRESH_MINUTES", "refresh_minutes")
+    )
+    # Search ranks within the newest this many matches of a query (see BENCHMARKS.md).
+    search_candidates: int = Field(
+        default=DEFAULT_CANDIDATE_CAP,
+        ge=100,
+        le=1_000_000,
+        validation_alias=AliasChoices("PAPERBOY_SEARCH_CANDIDATES", "search_candidates"),
     )
     # Which adapters `paperboy run` starts: console, slack, discord (comma-separated).
     # Unset: the ones whose credentials are set, or the console when none are.

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+import operator
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Row, and_, bindparam, delete, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.ids import arxiv_order
@@ -29,6 +31,19 @@ _KEEP_IF_MISSING = (
     "ai_summary",
     "thumbnail",
     "published",
+)
+
+# Columns a refresh overwrites: the list's own values are the newest.
+_REFRESHED = (
+    "title",
+    "abstract",
+    "authors",
+    "authors_text",
+    "org_text",
+    "upvotes",
+    "ai_keywords",
+    "keywords_text",
+    "last_refreshed",
 )
 
 
@@ -58,8 +73,8 @@ def paper_to_values(paper: Paper, now: dt.datetime) -> dict[str, Any]:
     }
 
 
-def row_to_paper(row: Row[Any] | Any) -> Paper:
-    mapping = row._mapping
+def paper_from_values(mapping: Mapping[Any, Any]) -> Paper:
+    """A `Paper` from stored column values, already converted to Python types."""
     return Paper(
         id=mapping["id"],
         title=mapping["title"],
@@ -81,12 +96,19 @@ def row_to_paper(row: Row[Any] | Any) -> Paper:
     )
 
 
+def row_to_paper(row: Row[Any] | Any) -> Paper:
+    return paper_from_values(row._mapping)
+
+
 # SQLite's FTS5 index takes new papers in one statement per batch (migration 0004); PostgreSQL's
 # tsvector columns are generated. Updates and deletes are kept in step by triggers.
 _INDEX_NEW_PAPERS = text(
     "INSERT INTO paper_fts(rowid, title, authors_text, keywords_text, abstract, org_text) "
     "SELECT seq, title, authors_text, keywords_text, abstract, org_text FROM papers WHERE id IN :ids"
 ).bindparams(bindparam("ids", expanding=True))
+
+# One statement for any number of ids: compiled once, the list expanded at execution.
+_KNOWN_IDS = select(PAPERS.c.id).where(PAPERS.c.id.in_(bindparam("ids", expanding=True)))
 
 PAPER_COLUMNS = [column for column in PAPERS.c if column.name in Paper.__slots__]
 
@@ -96,10 +118,58 @@ def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]
         yield items[start : start + size]
 
 
+def _remember_last(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """`convert`, skipped when given the very object it was last given: a batch's rows share one
+    `now` for first_seen and last_refreshed, and formatting it costs more than the rest of a row."""
+    # One (value, converted) pair, replaced whole: safe even if two threads share a writer.
+    last: list[tuple[Any, Any]] = [(_NOTHING, None)]
+
+    def converted(value: Any) -> Any:
+        seen, result = last[0]
+        if value is not seen:
+            result = convert(value)
+            last[0] = (value, result)
+        return result
+
+    return converted
+
+
+_NOTHING = object()
+
+
+class _SQLiteUpsert:
+    """An upsert compiled once for SQLite, taking rows as positional tuples."""
+
+    def __init__(self, statement: Any, dialect: Dialect) -> None:
+        compiled = statement.compile(dialect=dialect)
+        self.sql = str(compiled)
+        names = compiled.positiontup
+        if names is None or any(name not in PAPERS.c for name in names):
+            raise RuntimeError("the SQLite upsert should bind one positional parameter per column")
+        self._pick = operator.itemgetter(*names)
+        # Dates, datetimes and JSON become what SQLAlchemy would store for them; other columns
+        # pass through as they are.
+        self._converters = tuple(
+            (index, _remember_last(convert))
+            for index, name in enumerate(names)
+            if (convert := PAPERS.c[name].type.dialect_impl(dialect).bind_processor(dialect))
+        )
+
+    def row(self, values: dict[str, Any]) -> tuple[Any, ...]:
+        row = list(self._pick(values))
+        for index, convert in self._converters:
+            row[index] = convert(row[index])
+        return tuple(row)
+
+    def rows(self, papers: Sequence[Paper], now: dt.datetime) -> list[tuple[Any, ...]]:
+        return [self.row(paper_to_values(paper, now)) for paper in papers]
+
+
 class PaperStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._dialect = engine.dialect.name
+        self._sqlite_writers: dict[bool, _SQLiteUpsert] = {}
 
     def _insert(self, table: Any) -> Any:
         module = postgresql if self._dialect == "postgresql" else sqlite
@@ -119,43 +189,48 @@ class PaperStore:
         async with self.engine.begin() as conn:
             return len(await self._upsert(conn, unique, now=now, with_comments=with_comments))
 
+    def _upsert_statement(self, *, with_comments: bool) -> Any:
+        """INSERT … ON CONFLICT DO UPDATE: new papers go in, known ones get fresh counts."""
+        stmt = self._insert(PAPERS)
+        excluded = stmt.excluded
+        updates: dict[str, Any] = {name: excluded[name] for name in _REFRESHED}
+        for name in _KEEP_IF_MISSING:
+            updates[name] = func.coalesce(excluded[name], PAPERS.c[name])
+        if with_comments:
+            updates["comments"] = excluded["comments"]
+        return stmt.on_conflict_do_update(index_elements=[PAPERS.c.id], set_=updates)
+
     async def _upsert(
         self, conn: AsyncConnection, papers: Sequence[Paper], *, now: dt.datetime, with_comments: bool
     ) -> list[str]:
+        if self._dialect == "sqlite":
+            return await self._upsert_sqlite(conn, papers, now=now, with_comments=with_comments)
+        new: list[str] = []
+        stmt = self._upsert_statement(with_comments=with_comments)
+        for chunk in _chunks(papers):
+            ids = [paper.id for paper in chunk]
+            known = set((await conn.execute(_KNOWN_IDS, {"ids": ids})).scalars())
+            await conn.execute(stmt, [paper_to_values(paper, now) for paper in chunk])
+            new += [paper_id for paper_id in ids if paper_id not in known]
+        return new
+
+    async def _upsert_sqlite(
+        self, conn: AsyncConnection, papers: Sequence[Paper], *, now: dt.datetime, with_comments: bool
+    ) -> list[str]:
+        # Rows go in as one executemany of plain tuples: SQLAlchemy's per-row parameter handling
+        # cost more than SQLite's own insert (BENCHMARKS.md). The SQL and the value conversions
+        # are still SQLAlchemy's, compiled once.
+        writer = self._sqlite_writers.get(with_comments)
+        if writer is None:
+            writer = _SQLiteUpsert(self._upsert_statement(with_comments=with_comments), conn.dialect)
+            self._sqlite_writers[with_comments] = writer
         new: list[str] = []
         for chunk in _chunks(papers):
             ids = [paper.id for paper in chunk]
-            known = set((await conn.execute(select(PAPERS.c.id).where(PAPERS.c.id.in_(ids)))).scalars())
-            stmt = self._insert(PAPERS)
-            excluded = stmt.excluded
-            updates: dict[str, Any] = {
-                name: excluded[name]
-                for name in (
-                    "title",
-                    "abstract",
-                    "authors",
-                    "authors_text",
-                    "org_text",
-                    "upvotes",
-                    "ai_keywords",
-                    "keywords_text",
-                    "last_refreshed",
-                )
-            }
-            for name in _KEEP_IF_MISSING:
-                updates[name] = func.coalesce(excluded[name], PAPERS.c[name])
-            if with_comments:
-                updates["comments"] = excluded["comments"]
-            stmt = stmt.on_conflict_do_update(index_elements=[PAPERS.c.id], set_=updates)
-            values = [paper_to_values(paper, now) for paper in chunk]
-            if self._dialect == "sqlite":
-                # RETURNING makes SQLAlchemy send multi-row INSERTs ("insertmanyvalues") instead
-                # of one statement per paper: about 1.7x faster ingest on SQLite.
-                (await conn.execute(stmt.returning(PAPERS.c.seq), values)).all()
-            else:
-                await conn.execute(stmt, values)
+            known = set((await conn.execute(_KNOWN_IDS, {"ids": ids})).scalars())
+            await conn.exec_driver_sql(writer.sql, writer.rows(chunk, now))
             fresh = [paper_id for paper_id in ids if paper_id not in known]
-            if fresh and self._dialect == "sqlite":
+            if fresh:
                 await conn.execute(_INDEX_NEW_PAPERS, {"ids": fresh})
             new += fresh
         return new

@@ -2,10 +2,15 @@
 
 import dataclasses
 import datetime as dt
+import threading
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.db import create_engine, upgrade
 from bot.hf_parse import parse_daily_items
 from bot.query import QueryError, parse_query
 from bot.search import NO_MATCH, ONLY_EXCLUSIONS, PaperSearch
@@ -21,10 +26,24 @@ def paper(pid: str, title: str, **fields: object) -> Paper:
 
 
 @pytest.fixture
-async def search(engine: AsyncEngine) -> PaperSearch:
+async def new_search(engine: AsyncEngine) -> AsyncIterator[Callable[..., PaperSearch]]:
+    """PaperSearch instances on the test database, closed (with their reader threads) after the test."""
+    made: list[PaperSearch] = []
+
+    def make(**options: Any) -> PaperSearch:
+        made.append(PaperSearch(engine, **options))
+        return made[-1]
+
+    yield make
+    for search in made:
+        await search.aclose()
+
+
+@pytest.fixture
+async def search(engine: AsyncEngine, new_search: Callable[..., PaperSearch]) -> PaperSearch:
     papers, _ = parse_daily_items(load_sample(), source="sample")
     await PaperStore(engine).upsert_papers(papers, now=NOW)
-    return PaperSearch(engine)
+    return new_search()
 
 
 async def ids(search: PaperSearch, text: str, limit: int = 10) -> list[str]:
@@ -39,7 +58,9 @@ async def test_all_words_must_match(search: PaperSearch) -> None:
         assert "reason" in text and "languag" in text
 
 
-async def test_title_outranks_abstract_and_ties_break_by_recency(engine: AsyncEngine) -> None:
+async def test_title_outranks_abstract_and_ties_break_by_recency(
+    engine: AsyncEngine, new_search: Callable[..., PaperSearch]
+) -> None:
     store = PaperStore(engine)
     await store.upsert_papers(
         [
@@ -51,12 +72,14 @@ async def test_title_outranks_abstract_and_ties_break_by_recency(engine: AsyncEn
         ],
         now=NOW,
     )
-    search = PaperSearch(engine)
+    search = new_search()
     assert (await ids(search, "zebrafish"))[0] == "2501.00002"
     assert await ids(search, "quokka") == ["2503.00005", "2503.00004"]
 
 
-async def test_phrase_exclusion_and_filters(engine: AsyncEngine) -> None:
+async def test_phrase_exclusion_and_filters(
+    engine: AsyncEngine, new_search: Callable[..., PaperSearch]
+) -> None:
     store = PaperStore(engine)
     await store.upsert_papers(
         [
@@ -84,7 +107,7 @@ async def test_phrase_exclusion_and_filters(engine: AsyncEngine) -> None:
         ],
         now=NOW,
     )
-    search = PaperSearch(engine)
+    search = new_search()
     assert set(await ids(search, '"video generation"')) == {"2501.00001", "2409.00003"}
     assert "2406.00002" not in await ids(search, "diffusion -survey")
     assert await ids(search, "diffusion author:lovelace") == ["2501.00001"]
@@ -96,12 +119,14 @@ async def test_phrase_exclusion_and_filters(engine: AsyncEngine) -> None:
     assert await ids(search, "since:2024-07-01") == ["2501.00001", "2409.00003"]
 
 
-async def test_a_date_range_older_than_the_candidate_cap_still_finds_its_papers(engine: AsyncEngine) -> None:
+async def test_a_date_range_older_than_the_candidate_cap_still_finds_its_papers(
+    engine: AsyncEngine, new_search: Callable[..., PaperSearch]
+) -> None:
     store = PaperStore(engine)
     recent = [paper(f"2510.{n:05d}", f"Common word {n}", published=dt.date(2025, 10, 2)) for n in range(30)]
     old = paper("2401.00001", "Common word old", published=dt.date(2024, 1, 15))
     await store.upsert_papers([*recent, old], now=NOW)
-    search = PaperSearch(engine, candidate_cap=10)
+    search = new_search(candidate_cap=10)
     broad = await search.search(parse_query("common"), limit=5)
     assert broad.truncated_candidates and all(p.id.startswith("2510.") for p in broad.papers)
     assert await ids(search, "common until:2024-12-31") == ["2401.00001"]
@@ -178,3 +203,43 @@ async def test_multi_agent_matches_the_hyphenated_phrase(search: PaperSearch) ->
 async def test_query_too_long_is_refused_before_the_database() -> None:
     with pytest.raises(QueryError, match="too long"):
         parse_query("transformer " * 1000)
+
+
+async def test_results_are_the_stored_papers_field_for_field(
+    engine: AsyncEngine, search: PaperSearch
+) -> None:
+    found = (await search.search(parse_query("language"), limit=20)).papers
+    assert found
+    store = PaperStore(engine)
+    assert list(found) == [await store.get_paper(p.id) for p in found]
+
+
+async def test_a_paper_stored_after_a_search_is_found_by_the_next(
+    engine: AsyncEngine, search: PaperSearch
+) -> None:
+    assert (await search.search(parse_query("axolotl"))).message == NO_MATCH
+    await PaperStore(engine).upsert_papers([paper("2511.00001", "Axolotl regeneration")], now=NOW)
+    assert await ids(search, "axolotl") == ["2511.00001"]
+
+
+async def test_closing_a_sqlite_search_stops_its_reader_threads(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path / 'close.db'}")
+    try:
+        await upgrade(engine)
+        search = PaperSearch(engine)
+        await search.search(parse_query("transformer"))
+        await search.aclose()
+        assert not [t for t in threading.enumerate() if t.name.startswith("paperboy-sqlite-read")]
+        with pytest.raises(RuntimeError, match="closed"):
+            await search.search(parse_query("transformer"))
+    finally:
+        await engine.dispose()
+
+
+async def test_an_in_memory_sqlite_database_is_refused_with_a_clear_message() -> None:
+    engine = create_engine("sqlite://")
+    try:
+        with pytest.raises(ValueError, match="SQLite file"):
+            PaperSearch(engine)
+    finally:
+        await engine.dispose()

@@ -2,15 +2,17 @@
 
 import dataclasses
 import datetime as dt
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.db import create_engine, upgrade
 from bot.hf_parse import parse_daily_items
 from bot.ingest import Ingestor
 from bot.source import HFSource, HFUnavailable
-from bot.store import PaperStore
+from bot.store import PAPERS, PaperStore, paper_to_values
 from bot.types import Paper
 from tests.conftest import NOW
 from tests.fake_hf import FakeHF, Fault, load_sample
@@ -42,6 +44,25 @@ async def test_round_trip_keeps_every_field(engine: AsyncEngine) -> None:
     await store.upsert_papers([paper], now=NOW)
     stored = await store.get_paper("2505.07787")
     assert stored == dataclasses.replace(paper, first_seen=NOW, last_refreshed=NOW)
+
+
+async def test_sqlite_rows_are_stored_exactly_as_sqlalchemy_stores_them(tmp_path: Path) -> None:
+    """The SQLite bulk path writes plain tuples; dates, times and JSON must look as SQLAlchemy's
+    own insert would write them, or comparisons in SQL would mix two formats."""
+    engine = create_engine(f"sqlite:///{tmp_path / 'format.db'}")
+    try:
+        await upgrade(engine)
+        paper = next(p for p in sample_papers() if p.id == "2505.07787")
+        await PaperStore(engine).upsert_papers([paper], now=NOW)
+        select_row = text("SELECT * FROM papers WHERE id = :id")
+        async with engine.begin() as conn:
+            bulk = (await conn.execute(select_row, {"id": paper.id})).one()
+            await conn.execute(PAPERS.delete().where(PAPERS.c.id == paper.id))
+            await conn.execute(PAPERS.insert(), paper_to_values(paper, NOW))
+            core = (await conn.execute(select_row, {"id": paper.id})).one()
+        assert tuple(bulk) == tuple(core)
+    finally:
+        await engine.dispose()
 
 
 async def test_a_sparse_refresh_does_not_blank_known_fields(engine: AsyncEngine) -> None:
