@@ -359,6 +359,16 @@ class Timing:
         )
 
 
+def probe_cpu_ms() -> float:
+    """Median time of a fixed pure-Python loop: a yardstick for how fast the host is right now."""
+    samples = []
+    for _ in range(5):
+        started = time.perf_counter()
+        sum(range(2_000_000))
+        samples.append((time.perf_counter() - started) * 1000)
+    return round(statistics.median(samples), 1)
+
+
 def peak_rss_mib() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # KiB on Linux
 
@@ -392,6 +402,9 @@ class BackendResult:
     rss_peak_mib: float = 0.0
     load_before: float = 0.0  # 1-minute load average: other work on the machine skews figures
     load_after: float = 0.0
+    # The same fixed CPU-only loop, timed before ingest, before queries and at the end: this
+    # VM's host speed drifts by up to 2x minute to minute, which load average does not show.
+    cpu_probe_ms: list[float] = field(default_factory=list)
     queries: list[QueryResult] = field(default_factory=list)
     classes: dict[str, dict[str, Any]] = field(default_factory=dict)
     targets: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -534,6 +547,7 @@ async def run_backend(
             f"\n== {name} {version}: ingesting {corpus.papers:,} papers in batches of {args.batch}",
             flush=True,
         )
+        result.cpu_probe_ms.append(probe_cpu_ms())
         await ingest(engine, corpus, args.batch, result)
         result.rss_after_ingest_mib = peak_rss_mib()
         if engine.dialect.name == "postgresql":
@@ -547,6 +561,7 @@ async def run_backend(
         )
         print(f"  database size {result.db_bytes / 2**20:,.1f} MiB {result.db_detail}", flush=True)
 
+        result.cpu_probe_ms.append(probe_cpu_ms())
         queries = pick_queries(corpus, args.runs, args.common_runs)
         caps: list[int] = args.cap
         default_cap = str(caps[0])
@@ -589,6 +604,7 @@ async def run_backend(
         summarize(result, caps)
         result.rss_peak_mib = peak_rss_mib()
         result.load_after = round(os.getloadavg()[0], 2)
+        result.cpu_probe_ms.append(probe_cpu_ms())
         return result
     finally:
         await engine.dispose()
@@ -661,6 +677,8 @@ def print_report(result: BackendResult, caps: Sequence[int]) -> None:
         f"peak RSS {result.rss_after_ingest_mib:,.0f} MiB after ingest, {result.rss_peak_mib:,.0f} MiB at end"
     )
     print(f"load average (1 min) before/after: {result.load_before} / {result.load_after}")
+    probes = " / ".join(f"{ms:.1f}" for ms in result.cpu_probe_ms)
+    print(f"CPU probe (ms, lower is a faster host) before ingest / before queries / end: {probes}")
     for variant, description in LIKE_VARIANTS.items():
         print(f"  LIKE {variant}: {description}")
     header = (
