@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 from bot.search import DEFAULT_CANDIDATE_CAP
 
@@ -114,6 +115,9 @@ class Settings(BaseSettings):
     def _known_database(cls, value: str) -> str:
         if not value.startswith(("sqlite", "postgresql", "postgres")):
             raise ValueError("PAPERBOY_DATABASE_URL must be a sqlite:/// or postgresql:// URL")
+        if value.startswith("sqlite") and make_url(value).database in (None, "", ":memory:"):
+            # Several connections (writer, search readers) must see one database.
+            raise ValueError("PAPERBOY_DATABASE_URL must name a SQLite file, e.g. sqlite:///paperboy.db")
         return value
 
     @field_validator("hf_base_url")

@@ -131,8 +131,9 @@ async def test_db_upgrade_reports_the_revision(run_cli) -> None:  # type: ignore
     assert upgraded.code == 0 and f"Database is at revision {head}." in upgraded.out
 
 
-async def test_bad_settings_are_reported_once(run_cli) -> None:  # type: ignore[no-untyped-def]
-    bad = await run_cli("search", "x", env={"PAPERBOY_DATABASE_URL": "mysql://nope"})
+@pytest.mark.parametrize("url", ["mysql://nope", "sqlite://", "sqlite:///:memory:"])
+async def test_bad_settings_are_reported_once(run_cli, url: str) -> None:  # type: ignore[no-untyped-def]
+    bad = await run_cli("search", "x", env={"PAPERBOY_DATABASE_URL": url})
     assert bad.code == 2 and "PAPERBOY_DATABASE_URL" in bad.err and "Traceback" not in bad.err
 
 
