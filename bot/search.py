@@ -88,10 +88,7 @@ class PaperSearch:
         self.candidate_cap = candidate_cap
         self._reader: SQLiteReader | None = None
         if engine.dialect.name == "sqlite":
-            path = engine.url.database
-            if not path or path == ":memory:":
-                raise ValueError("paperboy keeps papers in a SQLite file, not in memory")
-            self._reader = SQLiteReader(path)
+            self._reader = SQLiteReader(engine.url.database or "")
             self._decode = _sqlite_decoders(engine.dialect)
 
     async def aclose(self) -> None:

@@ -121,7 +121,7 @@ def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]
 def _remember_last(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
     """`convert`, skipped when given the very object it was last given: a batch's rows share one
     `now` for first_seen and last_refreshed, and formatting it costs more than the rest of a row."""
-    # One (value, converted) pair, replaced whole: safe even if two threads share a writer.
+    # One (value, converted) pair, replaced whole, so a reader never sees half an update.
     last: list[tuple[Any, Any]] = [(_NOTHING, None)]
 
     def converted(value: Any) -> Any:

@@ -239,7 +239,7 @@ async def test_closing_a_sqlite_search_stops_its_reader_threads(tmp_path: Path) 
 async def test_an_in_memory_sqlite_database_is_refused_with_a_clear_message() -> None:
     engine = create_engine("sqlite://")
     try:
-        with pytest.raises(ValueError, match="SQLite file"):
+        with pytest.raises(ValueError, match="database file"):
             PaperSearch(engine)
     finally:
         await engine.dispose()
