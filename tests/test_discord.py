@@ -127,7 +127,7 @@ async def test_every_subcommand_is_deferred_then_answered(
     callback, answer = await slash(
         fake_discord, ["digest", "here"], {"time": "08:30", "timezone": "Europe/Berlin"}
     )
-    assert not callback.get("data", {}).get("flags", 0) & EPHEMERAL  # answered in the channel
+    assert callback["data"]["flags"] & EPHEMERAL and answer["flags"] & EPHEMERAL  # refused privately
     assert "Only people who can manage this channel" in answer["content"]
     callback, answer = await slash(
         fake_discord,
@@ -135,6 +135,7 @@ async def test_every_subcommand_is_deferred_then_answered(
         {"time": "08:30", "timezone": "Europe/Berlin", "top": 5, "flat": True},
         permissions=MEMBER_PERMISSIONS | MANAGE_CHANNELS,
     )
+    assert not callback.get("data", {}).get("flags", 0) & EPHEMERAL  # announced in the channel
     assert answer["content"].startswith(
         "Daily digest on for this channel: 08:30 Europe/Berlin on weekdays, top 5"
     )

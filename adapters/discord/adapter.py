@@ -90,6 +90,12 @@ def invite_url(application_id: int) -> str:
     return discord.utils.oauth_url(application_id, permissions=PERMISSIONS, scopes=SCOPES)
 
 
+def _private_unless_manager(interaction: discord.Interaction) -> bool:
+    """A digest change is announced in the channel; a refusal (no Manage Channels) only to its
+    author. Discord fixes the answer's visibility at the defer, before the core has decided."""
+    return not interaction.permissions.manage_channels
+
+
 class DiscordAdapter:
     platform = PLATFORM
 
@@ -207,7 +213,7 @@ class DiscordAdapter:
             parts += [f"-{word}" for word in (exclude or "").split()]
             if flat is not None:
                 parts.append("flat" if flat else "thread")
-            await run(interaction, " ".join(parts), ephemeral=False)
+            await run(interaction, " ".join(parts), ephemeral=_private_unless_manager(interaction))
 
         @here.autocomplete("timezone")
         async def zones(_interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
@@ -217,7 +223,7 @@ class DiscordAdapter:
 
         @digest.command(name="off", description="Stop this channel's digest (Manage Channels)")
         async def off(interaction: discord.Interaction) -> None:
-            await run(interaction, "digest off", ephemeral=False)
+            await run(interaction, "digest off", ephemeral=_private_unless_manager(interaction))
 
         @digest.command(name="status", description="Next post, last post, and why a day had none")
         async def status(interaction: discord.Interaction) -> None:
