@@ -867,43 +867,38 @@ class FakeDiscord:
             return _no_content()
         return _json(message)
 
-    def _webhook_message(self, token: str, message_id: str) -> JSON | None:
+    def _webhook_message(self, app_id: str, token: str, message_id: str) -> JSON | web.Response:
+        """The interaction message a webhook route names, or the error Discord would answer."""
+        error = self._check_webhook(app_id, token)
+        if error is not None:
+            return error
         if message_id == "@original":
-            return self.original_responses.get(token)
-        return next((m for m in self.followups.get(token, []) if m["id"] == message_id), None)
+            message = self.original_responses.get(token)
+        else:
+            message = next((m for m in self.followups.get(token, []) if m["id"] == message_id), None)
+        return _error(404, "Unknown Message", 10008) if message is None else message
 
     async def _get_webhook_message(
         self, _request: web.Request, _body: Any, _files: Any, app_id: str, token: str, message_id: str
     ) -> web.Response:
-        error = self._check_webhook(app_id, token)
-        if error is not None:
-            return error
-        message = self._webhook_message(token, message_id)
-        if message is None:
-            return _error(404, "Unknown Message", 10008)
-        return _json(message)
+        message = self._webhook_message(app_id, token, message_id)
+        return message if isinstance(message, web.Response) else _json(message)
 
     async def _edit_webhook_message(
         self, _request: web.Request, body: Any, _files: Any, app_id: str, token: str, message_id: str
     ) -> web.Response:
-        error = self._check_webhook(app_id, token)
-        if error is not None:
-            return error
-        message = self._webhook_message(token, message_id)
-        if message is None:
-            return _error(404, "Unknown Message", 10008)
+        message = self._webhook_message(app_id, token, message_id)
+        if isinstance(message, web.Response):
+            return message
         self._apply_edit(message, body)
         return _json(message)
 
     async def _delete_webhook_message(
         self, _request: web.Request, _body: Any, _files: Any, app_id: str, token: str, message_id: str
     ) -> web.Response:
-        error = self._check_webhook(app_id, token)
-        if error is not None:
-            return error
-        message = self._webhook_message(token, message_id)
-        if message is None:
-            return _error(404, "Unknown Message", 10008)
+        message = self._webhook_message(app_id, token, message_id)
+        if isinstance(message, web.Response):
+            return message
         if message_id == "@original":
             del self.original_responses[token]
         else:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from alembic.script import ScriptDirectory
 
 from bot.db import alembic_config
 from tests.fake_hf import FakeHF
+from tests.paperboy_process import spawn
 
 REQUIRED_KEYS = {"id", "title", "authors", "published", "upvotes", "url", "arxiv_url"}
 
@@ -35,16 +35,7 @@ def run_cli(fake_hf: FakeHF, tmp_path: Path, database_url: str):  # type: ignore
             "PAPERBOY_HF_RETRY_BUDGET_SECONDS": "2",
             **(env or {}),
         }
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "adapters.cli",
-            *args,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env=environment,
-            cwd=tmp_path,
-        )
+        process = await spawn(*args, env=environment, cwd=tmp_path, stderr=asyncio.subprocess.PIPE)
         out, err = await asyncio.wait_for(process.communicate(), timeout=60)
         assert process.returncode is not None
         return Result(process.returncode, out.decode(), err.decode())

@@ -6,11 +6,11 @@ import asyncio
 import datetime as dt
 import os
 import re
-import sys
 from pathlib import Path
 
 from bot.digest import newest_closed_day
 from tests.fake_hf import FakeHF
+from tests.paperboy_process import spawn
 
 
 class ConsoleProcess:
@@ -51,18 +51,7 @@ class ConsoleProcess:
 
 
 async def start(args: list[str], env: dict[str, str], cwd: Path) -> ConsoleProcess:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "adapters.cli",
-        *args,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-        env=env,
-        cwd=cwd,
-    )
-    return ConsoleProcess(process)
+    return ConsoleProcess(await spawn(*args, env=env, cwd=cwd, stdin=asyncio.subprocess.PIPE))
 
 
 async def test_run_answers_posts_counts_votes_and_keeps_them_across_a_restart(

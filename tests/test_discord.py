@@ -26,6 +26,7 @@ from tests.fake_discord import (
 )
 from tests.fake_hf import FakeHF
 from tests.fakes import sample_items
+from tests.paperboy_process import PROJECT_ROOT, spawn, stop
 
 MANAGE_CHANNELS = 1 << 4
 CHANNEL = ChannelRef("discord", str(GUILD_ID), str(CHANNEL_ID))
@@ -344,9 +345,6 @@ async def test_paperboy_run_with_a_discord_token(
     fake_discord: FakeDiscord, fake_hf: FakeHF, tmp_path: Any
 ) -> None:
     import os
-    import signal
-    import sys
-    from pathlib import Path
 
     env = {
         **os.environ,
@@ -354,20 +352,11 @@ async def test_paperboy_run_with_a_discord_token(
         "DISCORD_API_BASE_URL": fake_discord.api_base,
         "DISCORD_GATEWAY_URL": fake_discord.ws_url,
         "PAPERBOY_HF_BASE_URL": fake_hf.url,
-        "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
+        "PYTHONPATH": str(PROJECT_ROOT),
     }
 
     async def cli(*args: str) -> tuple[int, str]:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "adapters.cli",
-            *args,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-            env=env,
-            cwd=tmp_path,
-        )
+        process = await spawn(*args, env=env, cwd=tmp_path)
         out, _ = await asyncio.wait_for(process.communicate(), 60)
         assert process.returncode is not None
         return process.returncode, out.decode()
@@ -378,17 +367,7 @@ async def test_paperboy_run_with_a_discord_token(
     assert code == 0 and f"Synced /paper to guild {GUILD_ID}" in out
     assert any(c["name"] == "paper" for c in fake_discord.guild_commands[GUILD_ID])
 
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "adapters.cli",
-        "run",
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-        env=env,
-        cwd=tmp_path,
-    )
+    process = await spawn("run", env=env, cwd=tmp_path)
     try:
         await fake_discord.wait_for(lambda: fake_discord.identifies == 1, timeout=30)
         payload = fake_discord.interaction(["paper", "help"], {})
@@ -398,7 +377,6 @@ async def test_paperboy_run_with_a_discord_token(
         )
         assert "/paper search QUERY" in followups[0]["content"]
     finally:
-        process.send_signal(signal.SIGTERM)
-        out_bytes, _ = await asyncio.wait_for(process.communicate(), 30)
-    assert process.returncode == 0, out_bytes.decode()
-    assert "fake-token-from-env" not in out_bytes.decode()
+        output = await stop(process)
+    assert process.returncode == 0, output
+    assert "fake-token-from-env" not in output

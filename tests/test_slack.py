@@ -20,6 +20,7 @@ from bot.types import ChannelRef, Notice
 from tests.fake_hf import FakeHF
 from tests.fake_slack import BOT_USER, TEAM, Failure, FakeSlack, command_body, reaction_event, sign
 from tests.fakes import sample_items
+from tests.paperboy_process import PROJECT_ROOT, spawn, stop
 
 SECRET = "test-signing-secret"
 CHANNEL = "CPAPERS"
@@ -430,9 +431,6 @@ async def test_paperboy_run_serves_slack_over_http_with_just_two_settings(
 ) -> None:
     import os
     import re
-    import signal
-    import sys
-    from pathlib import Path
 
     env = {
         **os.environ,
@@ -442,19 +440,9 @@ async def test_paperboy_run_serves_slack_over_http_with_just_two_settings(
         "PAPERBOY_HTTP_HOST": "127.0.0.1",
         "PAPERBOY_HTTP_PORT": "0",
         "PAPERBOY_HF_BASE_URL": fake_hf.url,
-        "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
+        "PYTHONPATH": str(PROJECT_ROOT),
     }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "adapters.cli",
-        "run",
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-        env=env,
-        cwd=tmp_path,
-    )
+    process = await spawn("run", env=env, cwd=tmp_path)
     assert process.stdout
     lines: list[str] = []
     try:
@@ -481,18 +469,7 @@ async def test_paperboy_run_serves_slack_over_http_with_just_two_settings(
         answer = await until(lambda: fake_slack.responses.get(key))
         assert "/paper search QUERY" in answer[0]["text"]
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            rest, _ = await asyncio.wait_for(process.communicate(), 30)
-        except TimeoutError:
-            process.send_signal(signal.SIGUSR1)  # dump its stacks before killing it
-            await asyncio.sleep(1)
-            process.kill()
-            rest, _ = await process.communicate()
-            raise AssertionError(
-                "paperboy run did not stop on SIGTERM:\n" + "".join(lines) + rest.decode()
-            ) from None
-    output = "".join(lines) + rest.decode()
+        output = await stop(process, seen="".join(lines))
     assert process.returncode == 0, output
     assert "xoxb-from-env" not in output and SECRET not in output
 
