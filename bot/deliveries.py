@@ -59,9 +59,16 @@ def _key(channel: ChannelRef, day: dt.date, kind: str, paper_id: str) -> Any:
 
 
 class DeliveryLedger:
-    def __init__(self, engine: AsyncEngine, *, lease: dt.timedelta = CLAIM_LEASE) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        lease: dt.timedelta = CLAIM_LEASE,
+        publish_timeout: dt.timedelta | None = None,
+    ) -> None:
         self.engine = engine
         self.lease = lease
+        self.publish_timeout = publish_timeout if publish_timeout is not None else lease / 2
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
 
     async def claim(
@@ -143,13 +150,18 @@ class DeliveryLedger:
                 await conn.execute(self._insert(DELIVERIES).on_conflict_do_nothing(), rows)
         return True
 
-    async def mark_sent(self, claim: int, ref: PostRef, *, now: dt.datetime) -> None:
+    async def mark_sent(self, claim: int, ref: PostRef, *, owner: str, now: dt.datetime) -> bool:
+        """Record the sent message; False when the claim is no longer `owner`'s (taken over)."""
         async with self.engine.begin() as conn:
-            await conn.execute(
-                update(DELIVERIES)
-                .where(DELIVERIES.c.id == claim)
-                .values(message_id=ref.message_id, thread_id=ref.thread, sent_at=now)
-            )
+            marked = (
+                await conn.execute(
+                    update(DELIVERIES)
+                    .where(DELIVERIES.c.id == claim, DELIVERIES.c.claimed_by == owner)
+                    .values(message_id=ref.message_id, thread_id=ref.thread, sent_at=now)
+                    .returning(DELIVERIES.c.id)
+                )
+            ).scalar()
+        return marked is not None
 
     async def release(self, claim: int) -> None:
         """Give up an unsent claim so that the next run, in any process, sends it."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import datetime as dt
 from dataclasses import dataclass, field
@@ -44,14 +45,16 @@ class Published:
 
 @dataclass
 class RecordingPublisher:
-    """Records every message; can fail the Nth publish or refuse management."""
+    """Records every message; can fail or hang the Nth publish, or refuse management."""
 
     platform: str = "test"
     managers: set[str] | None = None  # None: everyone may manage channels
     posts: list[Published] = field(default_factory=list)
     dms: list[tuple[UserRef, Outgoing]] = field(default_factory=list)
     fail_at: dict[int, BaseException] = field(default_factory=dict)
+    hang_at: set[int] = field(default_factory=set)  # never answers, like a stalled platform
     attempts: int = 0
+    abandoned: int = 0  # hung publishes that the caller cancelled
 
     async def publish(
         self, channel: ChannelRef, message: Outgoing, *, thread: PostRef | None = None
@@ -59,6 +62,12 @@ class RecordingPublisher:
         self.attempts += 1
         if self.attempts in self.fail_at:
             raise self.fail_at[self.attempts]
+        if self.attempts in self.hang_at:
+            try:
+                await asyncio.Event().wait()
+            except asyncio.CancelledError:
+                self.abandoned += 1
+                raise
         ref = PostRef(channel, f"{self.platform}-msg-{self.attempts}", thread.message_id if thread else None)
         self.posts.append(Published(channel, message, thread, ref))
         return ref

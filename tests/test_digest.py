@@ -129,6 +129,41 @@ async def test_a_crash_midway_resumes_with_only_the_unsent_papers(
     assert all(p.thread == headers[0].ref for p in publisher.paper_posts())
 
 
+async def test_a_send_that_never_answers_is_given_up_and_resumed_without_repeats(
+    core: Core, fake_hf: FakeHF, publisher: RecordingPublisher
+) -> None:
+    fake_hf.set_day("2025-11-20", sample_items(5, day=dt.date(2025, 11, 20)))
+    await subscribe(core)
+    # A platform that never answers must not hold a claim until its lease runs out and another
+    # process posts the same message: a send is bounded by half the lease (shortened here).
+    core.bot.ledger.publish_timeout = dt.timedelta(seconds=0.05)
+    publisher.hang_at.add(3)
+    with pytest.raises(TimeoutError):
+        await core.bot.post_digest(CHANNEL)
+    assert publisher.abandoned == 1
+    assert len(publisher.posts) == 2  # the header and the first paper
+    day = dt.date(2025, 11, 20)
+    unsent = [row for row in await core.bot.ledger.of_day(CHANNEL, day) if row.sent_at is None]
+    assert len(unsent) == 4
+    resumed = await core.bot.post_digest(CHANNEL)
+    assert resumed.posted == 4
+    papers = [p.paper_id for p in publisher.paper_posts()]
+    assert len(papers) == 5 and len(set(papers)) == 5
+
+
+async def test_a_claim_taken_over_is_not_marked_sent_by_its_first_owner(core: Core, clock: FakeClock) -> None:
+    ledger = core.bot.ledger
+    day = dt.date(2025, 11, 20)
+    first = await ledger.claim(CHANNEL, day, "paper", "2511.00001", owner="slow", now=clock.now())
+    clock.advance(minutes=6)
+    second = await ledger.claim(CHANNEL, day, "paper", "2511.00001", owner="next", now=clock.now())
+    assert first is not None and second == first
+    assert not await ledger.mark_sent(first, PostRef(CHANNEL, "late"), owner="slow", now=clock.now())
+    assert await ledger.mark_sent(second, PostRef(CHANNEL, "msg-2"), owner="next", now=clock.now())
+    [row] = await ledger.of_day(CHANNEL, day)
+    assert row.message_id == "msg-2"
+
+
 async def test_claims_left_by_a_dead_process_are_taken_over_after_the_lease(
     core: Core, fake_hf: FakeHF, publisher: RecordingPublisher, clock: FakeClock
 ) -> None:
@@ -144,8 +179,8 @@ async def test_claims_left_by_a_dead_process_are_taken_over_after_the_lease(
         for i, p in enumerate(listed, 1)
     ]
     assert header is not None and claims[0] is not None
-    await ledger.mark_sent(header, PostRef(CHANNEL, "hdr-1"), now=clock.now())
-    await ledger.mark_sent(claims[0], PostRef(CHANNEL, "p-1", "hdr-1"), now=clock.now())
+    assert await ledger.mark_sent(header, PostRef(CHANNEL, "hdr-1"), owner="dead", now=clock.now())
+    assert await ledger.mark_sent(claims[0], PostRef(CHANNEL, "p-1", "hdr-1"), owner="dead", now=clock.now())
 
     clock.advance(minutes=1)
     early = await core.bot.post_digest(CHANNEL)
