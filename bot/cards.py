@@ -29,13 +29,24 @@ def cut_at_word(text: str, limit: int) -> str:
 
 
 def cut_escaped(text: str, limit: int, escape: Callable[[str], str]) -> str:
-    """`escape(text)` within `limit` characters: escaping lengthens text, so cut before it."""
-    budget = limit
-    while True:
-        escaped = escape(cut_at_word(text, budget))
-        if len(escaped) <= limit:
-            return escaped
-        budget -= max(len(escaped) - limit, 1)
+    """`escape(text)` within `limit` characters, keeping as much of `text` as fits.
+
+    Escaping lengthens text unevenly (Slack's `&` becomes five characters), so the cut is found
+    by bisection on the unescaped length rather than estimated from the overshoot.
+    """
+    escaped = escape(text)
+    if len(escaped) <= limit:
+        return escaped
+    best = ""
+    low, high = 0, min(len(text), limit)
+    while low <= high:
+        budget = (low + high) // 2
+        candidate = escape(cut_at_word(text, budget))
+        if len(candidate) <= limit:
+            best, low = candidate, budget + 1
+        else:
+            high = budget - 1
+    return best
 
 
 def squash(text: str) -> str:

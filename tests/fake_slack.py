@@ -54,6 +54,8 @@ class FakeSlack:
         self.failures: dict[str, list[Failure]] = defaultdict(list)
         self.failures_on_call: dict[tuple[str, int], Failure] = {}
         self.admins: set[str] = {"UADMIN"}
+        # Image URLs Slack "cannot download": it then refuses the whole message (invalid_blocks).
+        self.unreachable_images: set[str] = set()
         self.socket_acks: list[dict[str, Any]] = []
         self.url = ""
         self._ts = itertools.count(1)
@@ -131,6 +133,16 @@ class FakeSlack:
                 "url": "https://team.slack.example/",
             }
         if method == "chat.postMessage":
+            blocks = params.get("blocks") or []
+            blocks = json.loads(blocks) if isinstance(blocks, str) else blocks
+            for index, block in enumerate(blocks):
+                if (block.get("accessory") or {}).get("image_url") in self.unreachable_images:
+                    pointer = f"/blocks/{index}/accessory/image_url"
+                    return {
+                        "ok": False,
+                        "error": "invalid_blocks",
+                        "errors": [f"downloading image failed [json-pointer:{pointer}]"],
+                    }
             ts = f"1700000000.{next(self._ts):06d}"
             return {"ok": True, "channel": params.get("channel"), "ts": ts, "message": {"ts": ts}}
         if method == "conversations.open":

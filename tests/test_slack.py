@@ -341,6 +341,48 @@ async def test_hostile_titles_render_literally_and_within_limits(
             assert len(block["text"]["text"]) <= 3000
 
 
+async def test_authors_links_and_ampersands_cannot_push_a_text_past_slacks_limit(
+    slack: SlackHarness, fake_hf: FakeHF
+) -> None:
+    # Escaping makes "&" five characters, and project pages and repos are author-supplied URLs of
+    # up to 2,000 characters: every text object must still be within 3,000 or Slack refuses it.
+    items = sample_items(2, day=dt.date(2025, 11, 20))
+    items[0]["paper"]["title"] = "R&D agents " + "& " * 240
+    items[0]["paper"]["authors"] = [{"name": "&&&&&&&&&&"} for _ in range(40)]
+    items[0]["paper"]["projectPage"] = "https://example.org/" + "a&" * 990
+    items[0]["paper"]["githubRepo"] = "https://github.com/" + "b" * 1980
+    posts = await subscribe_and_post(slack, fake_hf, items)
+    card = next(p for p in posts[1:] if "R&amp;D" in json.dumps(p.params["blocks"]))
+    blocks = card.params["blocks"]
+    assert blocks[0]["text"]["text"].startswith(
+        "*<https://huggingface.co/papers/2205.90001|R&amp;D agents &amp;"
+    )
+    assert len(blocks[0]["text"]["text"]) <= 3000
+    links = blocks[1]["elements"][0]["text"]
+    assert len(links) <= 3000 and "<https://arxiv.org/abs/" in links
+    found = await slack.command("search agents")
+    sections = [b for b in found["blocks"] if b["type"] == "section"]
+    assert any("|R&amp;D agents &amp;" in b["text"]["text"] for b in sections)
+    assert all(len(b["text"]["text"]) <= 3000 for b in sections)
+
+
+async def test_a_card_whose_thumbnail_slack_cannot_fetch_still_goes_out(
+    slack: SlackHarness, fake_hf: FakeHF
+) -> None:
+    items = sample_items(3, day=dt.date(2025, 11, 20))
+    items[1]["thumbnail"] = "https://cdn.example/gone.png"
+    slack.fake.unreachable_images.add("https://cdn.example/gone.png")
+    posts = await subscribe_and_post(slack, fake_hf, items)
+    refused = [p for p in posts if "gone.png" in json.dumps(p.params.get("blocks"))]
+    assert len(refused) == 1  # Slack refused the card with its image ...
+    retried = posts[posts.index(refused[0]) + 1]
+    assert retried.params["text"] == refused[0].params["text"]
+    assert "accessory" not in retried.params["blocks"][0]  # ... so it went out without it
+    outcome = await slack.core.bot.post_digest(ChannelRef("slack", TEAM, CHANNEL))
+    rows = await slack.core.bot.ledger.of_day(ChannelRef("slack", TEAM, CHANNEL), dt.date(2025, 11, 20))
+    assert outcome.posted == 0 and len(rows) == 4 and all(row.message_id for row in rows)
+
+
 async def test_a_revoked_token_pauses_the_subscription(slack: SlackHarness, fake_hf: FakeHF) -> None:
     fake_hf.set_day("2025-11-20", sample_items(3, day=dt.date(2025, 11, 20)))
     await slack.command("digest here 09:00 UTC")

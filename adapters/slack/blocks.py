@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.cards import byline, counts_line, cut_at_word, cut_escaped
+from bot.cards import byline, counts_line, cut_escaped
 from bot.ports import Outgoing
 from bot.types import Notice, Post, Reply
 
@@ -30,9 +30,11 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def link(url: str, label: str) -> str:
+def link(url: str, label: str, *, label_limit: int | None = None) -> str:
+    """A mrkdwn link; `label_limit` bounds the label after escaping (escaping lengthens it)."""
     safe_url = escape(url).replace("|", "%7C")
-    return f"<{safe_url}|{escape(label)}>"
+    shown = escape(label) if label_limit is None else _escaped_within(label, label_limit)
+    return f"<{safe_url}|{shown}>"
 
 
 def _section(text: str) -> Block:
@@ -43,24 +45,36 @@ def _escaped_within(text: str, limit: int) -> str:
     return cut_escaped(text, limit, escape)
 
 
-def post_blocks(post: Post) -> list[Block]:
-    title = cut_at_word(post.title, 250)
-    lines = [f"*{link(post.link, title)}*"]
+def post_blocks(post: Post, *, thumbnail: bool = True) -> list[Block]:
+    lines = [f"*{link(post.link, post.title, label_limit=250)}*"]
     if line := byline(post):
-        lines.append(escape(cut_at_word(line, 300)))
+        lines.append(_escaped_within(line, 300))
     lines.append(counts_line(post))
     head = "\n".join(lines)
     if post.summary:
         head += "\n" + _escaped_within(post.summary, MAX_SECTION - len(head) - 1)
     section = _section(head)
-    if post.thumbnail:
+    if post.thumbnail and thumbnail:
         section["accessory"] = {
             "type": "image",
             "image_url": post.thumbnail,
             "alt_text": _escaped_within(post.title, MAX_ALT) or "thumbnail",
         }
-    links = " · ".join(link(item.url, item.label) for item in post.links)
-    return [section, {"type": "context", "elements": [{"type": "mrkdwn", "text": links}]}]
+    return [section, {"type": "context", "elements": [{"type": "mrkdwn", "text": _links_line(post)}]}]
+
+
+def _links_line(post: Post) -> str:
+    """The card's links within one text object; a link that does not fit is left out, not cut
+    (project pages and repos come from paper authors and may be up to 2,000 characters)."""
+    shown: list[str] = []
+    size = 0
+    for item in post.links:
+        text = link(item.url, item.label)
+        if size + len(text) + 3 > MAX_SECTION:
+            continue
+        shown.append(text)
+        size += len(text) + 3
+    return " · ".join(shown) or link(post.link, "Hugging Face")
 
 
 def post_fallback(post: Post) -> str:
@@ -91,21 +105,19 @@ def _text_sections(text: str) -> list[Block]:
     return blocks
 
 
-def outgoing_message(message: Outgoing) -> tuple[str, list[Block]]:
+def outgoing_message(message: Outgoing, *, thumbnail: bool = True) -> tuple[str, list[Block]]:
     """The `text` fallback and the blocks for a post or a notice."""
     if isinstance(message, Notice):
         return _escaped_within(message.text, MAX_FALLBACK), fit(notice_blocks(message))
-    return post_fallback(message), fit(post_blocks(message))
+    return post_fallback(message), fit(post_blocks(message, thumbnail=thumbnail))
 
 
 def reply_message(reply: Reply) -> tuple[str, list[Block]]:
     """A command's answer: its text, then one section per list item, then paper cards."""
     blocks = _text_sections(reply.text) if reply.text else []
     for number, item in enumerate(reply.items, 1):
-        title = cut_at_word(item.title, 250)
-        blocks.append(
-            _section(f"{number}. *{link(item.url, title)}*\n{escape(cut_at_word(item.detail, 500))}")
-        )
+        title = link(item.url, item.title, label_limit=250)
+        blocks.append(_section(f"{number}. *{title}*\n{_escaped_within(item.detail, 500)}"))
     for post in reply.posts:
         blocks += post_blocks(post)
     fallback = reply.text or (reply.posts[0].title if reply.posts else "paperboy")

@@ -16,7 +16,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.blocks import outgoing_message
 from bot.ports import ChannelUnavailable, Outgoing
-from bot.types import ChannelRef, PostRef, UserRef
+from bot.types import ChannelRef, Notice, Post, PostRef, UserRef
 
 log = logging.getLogger(__name__)
 
@@ -76,18 +76,47 @@ class SlackPublisher:
         async with lock:
             await self._pace(channel.channel)
             try:
-                response = await self._post(client, channel, text, blocks, thread)
+                try:
+                    response = await self._post(client, channel, text, blocks, thread)
+                except SlackApiError as exc:
+                    if exc.response.get("error") != "invalid_blocks" or isinstance(message, Notice):
+                        raise
+                    response = await self._post_plainer(client, channel, message, thread, exc)
             finally:
                 # Counted from when Slack answered, so consecutive posts arrive an interval apart.
                 self._last_post[channel.channel] = asyncio.get_running_loop().time()
         return PostRef(channel, str(response["ts"]), thread.message_id if thread else None)
+
+    async def _post_plainer(
+        self,
+        client: AsyncWebClient,
+        channel: ChannelRef,
+        post: Post,
+        thread: PostRef | None,
+        exc: SlackApiError,
+    ) -> Any:
+        """A card Slack refused: again without its thumbnail (Slack refuses a whole message when
+        it cannot fetch an image), then as plain text, so that one card never stops a digest."""
+        log.warning(
+            "Slack refused the card for %s (%s); posting it without its thumbnail",
+            post.paper_id,
+            exc.response.get("errors") or "invalid_blocks",
+        )
+        text, blocks = outgoing_message(post, thumbnail=False)
+        try:
+            return await self._post(client, channel, text, blocks, thread)
+        except SlackApiError as again:
+            if again.response.get("error") != "invalid_blocks":
+                raise
+            log.warning("Slack refused the card for %s again; posting it as plain text", post.paper_id)
+            return await self._post(client, channel, text, None, thread)
 
     async def _post(
         self,
         client: AsyncWebClient,
         channel: ChannelRef,
         text: str,
-        blocks: list[Any],
+        blocks: list[Any] | None,
         thread: PostRef | None,
     ) -> Any:
         try:
