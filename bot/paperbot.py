@@ -144,10 +144,10 @@ class PaperBot:
     async def post_digest(self, channel: ChannelRef, *, day: dt.date | None = None) -> DigestOutcome:
         return await self.digester.run(channel, day=day)
 
-    async def _digest_job(self, channel: ChannelRef) -> DigestOutcome | None:
+    async def _digest_job(self, channel: ChannelRef, *, day: dt.date | None = None) -> DigestOutcome | None:
         """The scheduled job: the digest, then on Mondays the weekly recap. Never raises."""
         try:
-            outcome = await self.digester.run(channel)
+            outcome = await self.digester.run(channel, day=day)
             sub = await self.subscriptions.get(channel)
             if sub and not sub.paused_reason and self.clock.now().astimezone(sub.zone).weekday() == 0:
                 await self.digester.recap(channel)
@@ -215,21 +215,33 @@ class PaperBot:
         await self.send_alerts(report.new_paper_ids)
         return report
 
-    def due_today(self, sub: Subscription, now: dt.datetime) -> bool:
-        """Whether today's post time (channel's zone, weekdays) has passed."""
+    def passed_slot(self, sub: Subscription, now: dt.datetime) -> dt.datetime | None:
+        """Today's post time (channel's zone, weekdays) once it has passed, else None."""
         local = now.astimezone(sub.zone)
         if local.weekday() >= 5:
-            return False
-        return wall_clock_to_utc(local.date(), sub.post_time, sub.zone) <= now
+            return None
+        slot = wall_clock_to_utc(local.date(), sub.post_time, sub.zone)
+        return slot if slot <= now else None
 
     async def catch_up(self) -> list[DigestOutcome]:
-        """Post digests whose time passed today while the bot was down (idempotent)."""
+        """Post digests whose time passed today but that did not go out (idempotent).
+
+        That is a digest missed while the bot was down, or one whose list had not closed by the
+        post time (east of New York the list closes during the local morning). One digest per
+        channel per local day: once today's went out, a list closing later that day waits for
+        tomorrow's post time, and only an unfinished digest of that day is resumed.
+        """
         outcomes = []
         now = self.clock.now()
         for sub in await self.subscriptions.all():
             if sub.channel.platform not in self.publishers or sub.paused_reason:
                 continue
-            if self.due_today(sub, now) and (outcome := await self._digest_job(sub.channel)):
+            slot = self.passed_slot(sub, now)
+            if slot is None:
+                continue
+            posted_today = sub.last_posted_at is not None and sub.last_posted_at >= slot
+            day = sub.last_posted_day if posted_today else None
+            if outcome := await self._digest_job(sub.channel, day=day):
                 outcomes.append(outcome)
         return outcomes
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -224,6 +225,61 @@ async def test_catch_up_posts_todays_missed_digest_only_when_its_time_passed(
     assert len(outcomes) == 1
     assert {p.channel for p in publisher.posts} == {CHANNEL}
     assert await core.bot.catch_up() and len(publisher.posts) == 3  # a second catch-up posts nothing
+
+
+@pytest.mark.parametrize(
+    ("zone", "expected"),
+    [
+        # West of the list's close: every weekday's list goes out at the set time next morning.
+        (
+            "America/New_York",
+            [
+                "Mon 09:00 Fri 21",
+                "Tue 09:00 Mon 24",
+                "Wed 09:00 Tue 25",
+                "Thu 09:00 Wed 26",
+                "Fri 09:00 Thu 27",
+            ],
+        ),
+        # East of it, the list closes at 11:30 local, after 09:00: it goes out when it closes,
+        # once a day, and no list is skipped.
+        (
+            "Asia/Tokyo",
+            [
+                "Mon 09:00 Fri 21",
+                "Tue 11:30 Mon 24",
+                "Wed 11:30 Tue 25",
+                "Thu 11:30 Wed 26",
+                "Fri 11:30 Thu 27",
+            ],
+        ),
+    ],
+)
+async def test_a_week_of_refreshes_posts_one_digest_a_day_at_the_right_local_time(
+    core: Core,
+    fake_hf: FakeHF,
+    publisher: RecordingPublisher,
+    clock: FakeClock,
+    zone: str,
+    expected: list[str],
+) -> None:
+    for offset in range(14):
+        day = dt.date(2025, 11, 17) + dt.timedelta(days=offset)
+        fake_hf.set_day(day.isoformat(), sample_items(2, day=day) if day.weekday() < 5 else [])
+    clock.set(at(2025, 11, 21, 0))
+    await subscribe(core, f"09:00 {zone}")
+    posted: list[str] = []
+    clock.set(at(2025, 11, 23, 12))  # Sunday
+    while clock.now() < at(2025, 11, 29, 0):
+        before = len(publisher.posts)
+        await core.bot.refresh()  # the refresh job, every 30 minutes, also catches up
+        for post in publisher.posts[before:]:
+            if not post.paper_id and post.text.startswith("Daily Papers"):
+                local = clock.now().astimezone(ZoneInfo(zone))
+                listed = post.text.split(" · ")[1]  # "Fri 21 Nov 2025"
+                posted.append(f"{local:%a %H:%M} {listed[:6]}")
+        clock.advance(minutes=30)
+    assert posted == expected
 
 
 async def test_start_schedules_stored_subscriptions_and_catches_up(
