@@ -21,6 +21,8 @@ ENTRIES = DailyEntryRow.__table__  # type: ignore[attr-defined]
 FETCHES = DailyFetchRow.__table__  # type: ignore[attr-defined]
 
 _CHUNK = 500
+# Any constant (not bot.db.MIGRATION_LOCK): the PostgreSQL advisory lock that serialises paper writes.
+PAPER_WRITE_LOCK = 7_272_020_251_126
 # Columns a refresh may fill in but never blank out: the single-paper endpoint lacks some.
 _KEEP_IF_MISSING = (
     "organization",
@@ -187,7 +189,21 @@ class PaperStore:
         if not unique:
             return 0
         async with self.engine.begin() as conn:
+            await self._begin_write(conn)
             return len(await self._upsert(conn, unique, now=now, with_comments=with_comments))
+
+    async def _begin_write(self, conn: AsyncConnection) -> None:
+        """Take the papers' write lock before reading which papers are known.
+
+        Otherwise two writers (`paperboy fetch` beside `paperboy run`, or two instances) both
+        read a paper as new: SQLite's FTS5 index would then count it twice, and both would
+        report it as new. SQLite's default transaction takes the lock only at its first write;
+        PostgreSQL takes an advisory lock held until commit.
+        """
+        if self._dialect == "sqlite":
+            await conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PAPER_WRITE_LOCK})
 
     def _upsert_statement(self, *, with_comments: bool) -> Any:
         """INSERT … ON CONFLICT DO UPDATE: new papers go in, known ones get fresh counts."""
@@ -241,6 +257,7 @@ class PaperStore:
         """Store `day`'s complete list in HF order; returns the ids of papers new to the store."""
         unique = list({paper.id: paper for paper in papers}.values())
         async with self.engine.begin() as conn:
+            await self._begin_write(conn)
             new = await self._upsert(conn, unique, now=now, with_comments=True)
             ids = [paper.id for paper in unique]
             await conn.execute(

@@ -1,5 +1,6 @@
 """Store and ingest on SQLite and (when configured) PostgreSQL."""
 
+import asyncio
 import dataclasses
 import datetime as dt
 from pathlib import Path
@@ -63,6 +64,35 @@ async def test_sqlite_rows_are_stored_exactly_as_sqlalchemy_stores_them(tmp_path
         assert tuple(bulk) == tuple(core)
     finally:
         await engine.dispose()
+
+
+async def test_two_writers_at_once_index_each_paper_once(database_url: str) -> None:
+    # `paperboy fetch` beside `paperboy run`, or a digest's refresh beside the refresh job: each
+    # paper must be new to exactly one of them, or SQLite's FTS5 index counts it twice.
+    first, second = create_engine(database_url), create_engine(database_url)
+    try:
+        await upgrade(first)
+        stores = PaperStore(first), PaperStore(second)
+        for round_ in range(5):
+            papers = [
+                Paper(
+                    id=f"2511.{round_:02d}{i:03d}", title=f"alpha beta {round_} {i}", abstract="gamma " * 50
+                )
+                for i in range(20)
+            ]
+            day = dt.date(2025, 11, 3) + dt.timedelta(days=round_)
+            new = await asyncio.gather(*(store.record_daily_list(day, papers, now=NOW) for store in stores))
+            assert sorted(new[0] + new[1]) == [paper.id for paper in papers]
+        if first.dialect.name == "sqlite":
+            async with first.begin() as conn:
+                await conn.execute(
+                    text("INSERT INTO paper_fts(paper_fts, rank) VALUES('integrity-check', 1)")
+                )
+                indexed = (await conn.execute(text("SELECT count(*) FROM paper_fts_docsize"))).scalar()
+            assert indexed == 100
+    finally:
+        await first.dispose()
+        await second.dispose()
 
 
 async def test_a_sparse_refresh_does_not_blank_known_fields(engine: AsyncEngine) -> None:
