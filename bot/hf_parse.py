@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,20 +29,26 @@ class UnparseablePaper(ValueError):
     """An item that has no usable id or title."""
 
 
+# Control characters (NUL, terminal escapes; newline and tab stay) and the bidirectional
+# overrides that make text display in another order than it reads.
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+MAX_COUNT = 2**31 - 1  # upvotes, comments, stars: what every database integer column holds
+
+
 def _text(value: object, limit: int) -> str | None:
     if not isinstance(value, str):
         return None
-    cleaned = value.replace("\x00", "").strip()
+    cleaned = _UNPRINTABLE.sub("", value).strip()
     return cleaned[:limit] if cleaned else None
 
 
 def _int(value: object) -> int | None:
     if isinstance(value, bool):
         return None
+    if isinstance(value, float) and math.isfinite(value):
+        value = int(value)
     if isinstance(value, int):
-        return max(value, 0)
-    if isinstance(value, float) and value == value:  # not NaN
-        return max(int(value), 0)
+        return min(max(value, 0), MAX_COUNT)
     return None
 
 
@@ -140,7 +148,7 @@ def parse_daily_items(payload: object, *, source: str) -> tuple[list[Paper], int
     for position, item in enumerate(payload):
         try:
             papers.append(parse_paper(item))
-        except UnparseablePaper as exc:
+        except (ValueError, TypeError, ArithmeticError) as exc:  # UnparseablePaper, or worse
             skipped += 1
             log.warning("skipped item %d from %s (id %s): %s", position, source, _item_id(item), exc)
     return papers, skipped

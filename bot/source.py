@@ -7,6 +7,7 @@ import datetime as dt
 import email.utils
 import json
 import logging
+import math
 import random
 import re
 import time
@@ -44,17 +45,28 @@ def _retry_after(response: httpx.Response) -> float | None:
     header = response.headers.get("retry-after")
     if header:
         try:
-            return max(float(header), 0.0)
+            seconds = float(header)
         except ValueError:
-            when = email.utils.parsedate_to_datetime(header) if header else None
-            if when is not None:
-                return max((when - dt.datetime.now(dt.UTC)).total_seconds(), 0.0)
+            seconds = _seconds_until(header)
+        if seconds is not None and math.isfinite(seconds):  # "nan" would never wake up
+            return max(seconds, 0.0)
     ratelimit = response.headers.get("ratelimit")
     if ratelimit:
         match = _RATELIMIT_T.search(ratelimit)
         if match:
             return float(match.group(1))
     return None
+
+
+def _seconds_until(http_date: str) -> float | None:
+    """Seconds until an HTTP date (Retry-After's other form); None when it is not one."""
+    try:
+        when = email.utils.parsedate_to_datetime(http_date)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:  # "-0000" means UTC, with no zone
+        when = when.replace(tzinfo=dt.UTC)
+    return (when - dt.datetime.now(dt.UTC)).total_seconds()
 
 
 def _quota_pause(response: httpx.Response) -> float:
@@ -112,7 +124,10 @@ class HFSource:
         for page in range(MAX_PAGES):
             params = {"date": day.isoformat(), "limit": str(PAGE_SIZE), "p": str(page)}
             payload = await self._get_json(url, params)
-            batch, bad = parse_daily_items(payload, source=f"{url}?date={day.isoformat()}&p={page}")
+            try:
+                batch, bad = parse_daily_items(payload, source=f"{url}?date={day.isoformat()}&p={page}")
+            except UnparseablePaper as exc:  # a whole page that is not a list of papers
+                raise HFUnavailable(f"GET {url} for {day.isoformat()}: {exc}") from exc
             skipped += bad
             fresh = [paper for paper in batch if paper.id not in seen]
             seen.update(paper.id for paper in fresh)

@@ -91,3 +91,35 @@ def test_hostile_values_are_bounded_and_cleaned() -> None:
     assert len(paper.authors) == 500
     assert paper.github_repo is None
     assert paper.upvotes == 0
+
+
+@pytest.mark.parametrize(
+    ("raw", "stars"),
+    [
+        (10**20, 2**31 - 1),
+        (1e30, 2**31 - 1),
+        (41.9, 41),
+        (-5, 0),
+        (1e999, None),
+        (float("nan"), None),
+        ("7", None),
+    ],
+)
+def test_counts_are_finite_and_fit_a_database_integer(raw: object, stars: int | None) -> None:
+    paper = parse_paper({"paper": {"id": "2501.00005", "title": "T", "upvotes": raw, "githubStars": raw}})
+    assert paper.github_stars == stars
+    assert paper.upvotes == (stars or 0)
+
+
+def test_terminal_escapes_and_direction_overrides_are_removed() -> None:
+    paper = parse_paper(
+        {
+            "paper": {
+                "id": "2501.00006",
+                "title": "\x1b]0;pwned\x07\x1b[2JReal \u202etitle",
+                "summary": "a\nb\tc",
+            }
+        }
+    )
+    assert paper.title == "]0;pwned[2JReal title"
+    assert paper.abstract == "a\nb\tc"

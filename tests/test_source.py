@@ -149,3 +149,19 @@ async def test_one_paper_and_not_found(hf_source: HFSource) -> None:
     paper = await hf_source.paper("2505.07787")
     assert paper is not None and paper.title.startswith("Learning from Peers")
     assert await hf_source.paper("2505.99999") is None
+
+
+@pytest.mark.parametrize("header", ["nan", "inf", "soon", "Wed, 99 Foo 2025 99:99:99 GMT", "-3"])
+async def test_a_nonsense_retry_after_falls_back_to_backoff(
+    hf_source: HFSource, fake_hf: FakeHF, recording_sleep: RecordingSleep, header: str
+) -> None:
+    fake_hf.fail_next(Fault(429, {"Retry-After": header}))
+    papers, _ = await hf_source.daily_papers(dt.date(2025, 5, 13))
+    assert len(papers) == 2
+    assert len(recording_sleep.waits) == 1 and 0 < recording_sleep.waits[0] <= 30
+
+
+async def test_a_page_that_is_not_a_list_is_a_clear_outage(hf_source: HFSource, fake_hf: FakeHF) -> None:
+    fake_hf.fail_next(Fault(200, body='{"error": "Invalid date"}'))
+    with pytest.raises(HFUnavailable, match="did not return a JSON list"):
+        await hf_source.daily_papers(dt.date(2025, 5, 13))
