@@ -44,6 +44,7 @@ def _retry_after(response: httpx.Response) -> float | None:
     """Seconds the server asked us to wait, from Retry-After or HF's RateLimit header."""
     header = response.headers.get("retry-after")
     if header:
+        seconds: float | None
         try:
             seconds = float(header)
         except ValueError:
