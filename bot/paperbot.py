@@ -11,7 +11,7 @@ from typing import Any
 from bot.cards import cut_at_word
 from bot.commands import CommandRouter
 from bot.deliveries import DeliveryLedger
-from bot.digest import Digester, DigestOutcome
+from bot.digest import Digester, DigestOutcome, list_closes_at
 from bot.events import EventLog
 from bot.follows import SavedSearches
 from bot.ingest import Ingestor, days_in_range
@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 FIRST_START_DAYS = 7
 REFRESH_JOB = "refresh"
+DIGEST_FRESHNESS = dt.timedelta(minutes=10)
 SORRY = "Sorry, something went wrong answering that. It has been logged."
 
 
@@ -88,6 +89,7 @@ class PaperBot:
             subscription_changed=self._subscription_changed,
         )
         self._hf_down = False
+        self._day_fetches: dict[dt.date, asyncio.Future[FetchReport]] = {}
         # Operator-facing status lines (the console prints them; servers log them).
         self.announce: Callable[[str], None] = lambda text: log.warning("%s", text)
         self._background: set[asyncio.Task[object]] = set()
@@ -157,7 +159,25 @@ class PaperBot:
             return None
 
     async def _refresh_day(self, day: dt.date) -> None:
-        await self.ingestor.fetch_days([day])
+        """Fresh upvotes for a digest's list, fetched once for all the channels posting it.
+
+        Hundreds of channels at 09:00 would otherwise each ask HF for the same list (500 calls
+        per 5 minutes is the anonymous limit): a fetch made after the list closed and within
+        DIGEST_FRESHNESS is reused, and concurrent digests share one fetch in flight.
+        """
+        fetched = await self.store.fetched_at(day)
+        if (
+            fetched is not None
+            and fetched >= list_closes_at(day)
+            and self.clock.now() - fetched < DIGEST_FRESHNESS
+        ):
+            return
+        fetch = self._day_fetches.get(day)
+        if fetch is None:
+            fetch = asyncio.ensure_future(self.ingestor.fetch_days([day]))
+            self._day_fetches[day] = fetch
+            fetch.add_done_callback(lambda _: self._day_fetches.pop(day, None))
+        await asyncio.shield(fetch)  # one digest giving up must not cancel the others' fetch
 
     async def refresh(self) -> FetchReport | None:
         """Fetch yesterday's and today's lists, alert saved searches, post digests that wait."""

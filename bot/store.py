@@ -303,6 +303,12 @@ class PaperStore:
         async with self.engine.connect() as conn:
             return {row.day: row.paper_count for row in await conn.execute(stmt)}
 
+    async def fetched_at(self, day: dt.date) -> dt.datetime | None:
+        """When `day`'s list was last fetched completely, or None."""
+        async with self.engine.connect() as conn:
+            value = (await conn.execute(select(FETCHES.c.fetched_at).where(FETCHES.c.day == day))).scalar()
+        return value if isinstance(value, dt.datetime) else None
+
     async def latest_listed_day(self) -> dt.date | None:
         async with self.engine.connect() as conn:
             value = (await conn.execute(select(func.max(ENTRIES.c.day)))).scalar()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from zoneinfo import ZoneInfo
 
@@ -280,6 +281,22 @@ async def test_a_week_of_refreshes_posts_one_digest_a_day_at_the_right_local_tim
                 posted.append(f"{local:%a %H:%M} {listed[:6]}")
         clock.advance(minutes=30)
     assert posted == expected
+
+
+async def test_many_channels_posting_the_same_list_fetch_it_from_hf_once(
+    core: Core, fake_hf: FakeHF, publisher: RecordingPublisher, clock: FakeClock
+) -> None:
+    fake_hf.set_day("2025-11-20", sample_items(3, day=dt.date(2025, 11, 20)))
+    channels = [ChannelRef("test", "team-1", f"C{n}") for n in range(20)]
+    for channel in channels:
+        await subscribe(core, channel=channel)
+    outcomes = await asyncio.gather(*(core.bot.post_digest(channel) for channel in channels))
+    assert all(outcome.posted == 4 for outcome in outcomes)
+    assert len(fake_hf.requests_to("/api/daily_papers")) == 1
+    clock.advance(minutes=11)  # a later digest of the same list gets fresh upvotes again
+    await subscribe(core, channel=ChannelRef("test", "team-1", "C-late"))
+    assert (await core.bot.post_digest(ChannelRef("test", "team-1", "C-late"))).posted == 4
+    assert len(fake_hf.requests_to("/api/daily_papers")) == 2
 
 
 async def test_start_schedules_stored_subscriptions_and_catches_up(
