@@ -18,7 +18,7 @@ from bot.digest import list_closes_at, newest_closed_day
 from bot.follows import SavedSearches, TooManySavedSearches
 from bot.ids import InvalidPaperId, normalize_paper_id
 from bot.ports import Clock, Publisher
-from bot.query import QueryError, parse_query
+from bot.query import QueryError, parse_query, tokens
 from bot.scheduling import LocalTimeTrigger
 from bot.search import PaperSearch
 from bot.source import HFUnavailable
@@ -71,6 +71,27 @@ class UsageError(ValueError):
     pass
 
 
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+MAX_NUMBER = 100_000  # beyond any upvote count or list position; keeps numbers in an INTEGER
+
+
+def _small_number(word: str) -> int | None:
+    """A plain 0-9 number up to MAX_NUMBER (str.isdigit also accepts "²", which int() refuses)."""
+    if not (word.isascii() and word.isdigit()) or len(word) > len(str(MAX_NUMBER)):
+        return None
+    number = int(word)
+    return number if number <= MAX_NUMBER else None
+
+
+def _keyword(word: str) -> str:
+    """A +/- digest filter word, refused when it has nothing a paper's words could match."""
+    if not tokens(word):
+        raise UsageError(
+            f"{cut_at_word(word, 40)!r} has no letters or digits to match; use a word such as +agents."
+        )
+    return word
+
+
 def parse_digest_options(args: str, base: Subscription) -> Subscription:
     """Apply `digest here` options to `base`; unmentioned options keep their values."""
     words = args.split()
@@ -84,9 +105,9 @@ def parse_digest_options(args: str, base: Subscription) -> Subscription:
         if match := _TIME.match(word):
             changes["post_time"] = dt.time(int(match.group(1)), int(match.group(2)))
         elif lowered in {"top", "size", "min-upvotes", "min_upvotes", "minupvotes"}:
-            if index + 1 >= len(words) or not words[index + 1].isdigit():
+            number = _small_number(words[index + 1]) if index + 1 < len(words) else None
+            if number is None:
                 raise UsageError(f"{word} needs a number, e.g. `{lowered} 5`.")
-            number = int(words[index + 1])
             index += 1
             if lowered in {"top", "size"}:
                 if not 1 <= number <= MAX_SIZE:
@@ -99,9 +120,9 @@ def parse_digest_options(args: str, base: Subscription) -> Subscription:
         elif lowered in {"thread", "threaded"}:
             changes["threaded"] = True
         elif word.startswith(("+", "include:")) and len(word) > 1:
-            include.append(word.split(":", 1)[1] if word.startswith("include:") else word[1:])
+            include.append(_keyword(word.split(":", 1)[1] if word.startswith("include:") else word[1:]))
         elif word.startswith(("-", "exclude:")) and len(word) > 1:
-            exclude.append(word.split(":", 1)[1] if word.startswith("exclude:") else word[1:])
+            exclude.append(_keyword(word.split(":", 1)[1] if word.startswith("exclude:") else word[1:]))
         elif zone := resolve_timezone(word):
             changes["timezone"] = zone
         elif "/" in word or word.isalpha():
@@ -163,7 +184,9 @@ class CommandRouter:
 
     async def handle(self, command: Command, publisher: Publisher) -> Reply:
         name = command.name.lower()
-        args = command.args.strip()
+        # Control characters (NUL, terminal escapes) mean nothing in a command and PostgreSQL
+        # refuses NUL in text; they become spaces before anything is parsed or stored.
+        args = _CONTROL.sub(" ", command.args).strip()
         try:
             if name in {"", "help"}:
                 return Reply(HELP)
@@ -334,9 +357,10 @@ class CommandRouter:
         )
 
     async def do_unfollow(self, command: Command, args: str) -> Reply:
-        if not args.isdigit():
+        number = _small_number(args)
+        if number is None:
             raise UsageError("unfollow takes the number /paper following shows, e.g. /paper unfollow 2")
-        removed = await self.follows.remove(command.user, int(args))
+        removed = await self.follows.remove(command.user, number)
         if removed is None:
             return Reply(f"You have no saved search #{args}. /paper following lists them.", ok=False)
         return Reply(f"Stopped following: {cut_at_word(removed, 200)}")

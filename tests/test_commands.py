@@ -176,3 +176,33 @@ async def test_a_crashing_command_gets_an_apology_not_a_traceback(core: Core, mo
     reply = await run(core, "search x")
     assert not reply.ok and reply.text.startswith("Sorry, something went wrong")
     assert "database on fire" not in reply.text
+
+
+@pytest.mark.parametrize(
+    ("text", "answer"),
+    [
+        ("unfollow ²", "unfollow takes the number"),
+        ("unfollow 99999999999999999999", "unfollow takes the number"),
+        ("digest here top ²", "top needs a number"),
+        ("digest here min-upvotes 99999999999999999999", "min-upvotes needs a number"),
+        ("digest here +🤖", "has no letters or digits to match"),
+        ("digest here -%%%", "has no letters or digits to match"),
+    ],
+)
+async def test_odd_numbers_and_empty_filter_words_get_a_usage_line(
+    core: Core, text: str, answer: str
+) -> None:
+    reply = await run(core, text)
+    assert not reply.ok and answer in reply.text
+    status = await run(core, "digest status")
+    assert "no digest" in status.text.lower()  # nothing was half-saved
+
+
+async def test_control_characters_in_a_saved_search_are_dropped(core: Core) -> None:
+    # PostgreSQL refuses NUL in text; a terminal escape would reach `following` as is.
+    saved = await run(core, "follow diffusion\x00models \x1b[2J")
+    assert saved.ok, saved.text
+    listed = await run(core, "following")
+    assert (
+        "1. diffusion models [2J" in listed.text and "\x00" not in listed.text and "\x1b" not in listed.text
+    )
