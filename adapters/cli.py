@@ -294,6 +294,8 @@ def digest_post(
 ) -> None:
     """Post a channel's digest now (idempotent: a digest already posted is not posted again)."""
     day = _parse_day(date, "--date")
+    if day is not None and day > dt.datetime.now(dt.UTC).date():
+        raise _fail(f"--date {day} is in the future (UTC); its list does not exist yet.", EXIT_USAGE)
     settings = _settings()
 
     async def main() -> str:

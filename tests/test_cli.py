@@ -93,6 +93,14 @@ async def test_exit_codes_and_messages(run_cli) -> None:  # type: ignore[no-unty
     assert too_long.code == 2 and "Query too long" in too_long.err
     future = await run_cli("fetch", "--date", "2999-01-01")
     assert future.code == 2 and "future" in future.err
+    future_digest = await run_cli(
+        "digest", "post", "--platform", "console", "--channel", "C1", "--date", "2999-01-01"
+    )
+    assert (
+        future_digest.code == 2
+        and "in the future" in future_digest.err
+        and "Traceback" not in future_digest.err
+    )
     bad_date = await run_cli("fetch", "--since", "last week")
     assert bad_date.code == 2 and "--since needs a date" in bad_date.err
     usage = await run_cli("search", "x", "--limit", "0")
