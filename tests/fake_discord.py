@@ -253,6 +253,7 @@ class FakeDiscord:
         self.messages: defaultdict[int, list[JSON]] = defaultdict(list)
         self.channels: dict[int, JSON] = {CHANNEL_ID: self._text_channel(CHANNEL_ID, "papers", 0)}
         self.threads: dict[int, JSON] = {}
+        self.threadless_channels: set[int] = set()  # like a voice channel's chat: no threads
         self.dm_channels: dict[int, JSON] = {}
         self.users: dict[int, JSON] = {BOT_USER_ID: BOT_USER}
         self.commands: list[JSON] = []
@@ -765,6 +766,8 @@ class FakeDiscord:
         if cid not in self.channels:
             return _error(404, "Unknown Channel", 10003)
         message = self._find_message(cid, mid)
+        if cid in self.threadless_channels:
+            return _error(400, "Cannot execute action on this channel type", 50024)
         if mid in self.threads:
             return _error(400, "A thread has already been created for this message", 160004)
         # Discord's rule: a thread started from a message has the message's id.

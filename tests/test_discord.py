@@ -190,6 +190,19 @@ async def test_digest_posts_a_header_then_embeds_in_its_thread(
     assert len(sends) == 11 and all(r.json_body.get("allowed_mentions") == {"parse": []} for r in sends)
 
 
+async def test_a_channel_that_cannot_hold_threads_gets_its_digest_flat(
+    core: Core, adapter: DiscordAdapter, fake_discord: FakeDiscord, fake_hf: FakeHF
+) -> None:
+    fake_hf.set_day("2025-11-20", sample_items(4, day=dt.date(2025, 11, 20)))
+    fake_discord.threadless_channels.add(CHANNEL_ID)
+    await subscribe(fake_discord, time="09:00")
+    outcome = await core.bot.post_digest(CHANNEL)
+    assert outcome.posted == 5
+    posted = fake_discord.messages[CHANNEL_ID]
+    assert posted[-5]["content"].startswith("Daily Papers") and all(m["embeds"] for m in posted[-4:])
+    assert not fake_discord.threads
+
+
 async def test_votes_from_raw_reactions_on_uncached_messages(
     core: Core, adapter: DiscordAdapter, fake_discord: FakeDiscord, fake_hf: FakeHF
 ) -> None:
@@ -317,6 +330,22 @@ async def test_saved_search_alerts_arrive_as_direct_messages(
     assert dm_channel["recipients"][0]["id"] == str(USER_ID)
     (dm,) = fake_discord.messages[int(dm_channel["id"])]
     assert dm["content"].startswith("New papers matching your saved searches")
+
+
+async def test_an_alert_longer_than_one_message_arrives_whole_in_several(
+    core: Core, adapter: DiscordAdapter, fake_discord: FakeDiscord, fake_hf: FakeHF
+) -> None:
+    await slash(fake_discord, ["follow"], {"query": "reasoning"})
+    items = sample_items(20, day=dt.date(2025, 11, 21))
+    for number, item in enumerate(items):
+        item["paper"]["title"] = f"Reasoning study {number} " + "with a rather long descriptive title " * 5
+    fake_hf.set_day("2025-11-21", items)
+    await core.bot.refresh()
+    (dm_channel,) = fake_discord.dm_channels.values()
+    dms = fake_discord.messages[int(dm_channel["id"])]
+    assert len(dms) > 1 and all(len(dm["content"]) <= 2000 for dm in dms)
+    text = "\n".join(dm["content"] for dm in dms)
+    assert all(f"https://huggingface.co/papers/{item['paper']['id']}" in text for item in items)
 
 
 def test_invite_url_asks_for_exactly_the_needed_scopes_and_permissions() -> None:

@@ -16,7 +16,7 @@ import discord
 import yarl
 from discord import app_commands
 
-from adapters.discord.render import outgoing_message, reply_message
+from adapters.discord.render import outgoing_messages, reply_message
 from bot.commands import parse_command
 from bot.config import Settings
 from bot.paperbot import PaperBot
@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 PLATFORM = "discord"
 THREAD_NAME = "Daily Papers"
 THREAD_ALREADY_EXISTS = 160004
+# "Cannot execute action on this channel type": no threads inside a thread or a voice channel's chat.
+NO_THREADS_HERE = 50024
 # Only non-privileged intents: guilds (channels, threads) and guild reactions (votes).
 INTENTS = discord.Intents.none()
 INTENTS.guilds = True
@@ -295,36 +297,44 @@ class DiscordAdapter:
         if header_id in self._threads:
             return self._threads[header_id]
         parent = await self._messageable(int(channel.channel))
+        if isinstance(parent, discord.Thread):
+            return parent  # a digest set up inside a thread posts its papers there, flat
         try:
             thread = await parent.get_partial_message(header_id).create_thread(
                 name=THREAD_NAME, auto_archive_duration=1440
             )
         except discord.HTTPException as exc:
-            if exc.code != THREAD_ALREADY_EXISTS:
+            if exc.code == NO_THREADS_HERE:
+                log.info("channel %s cannot hold threads; posting the digest flat", channel.channel)
+                thread = parent
+            elif exc.code == THREAD_ALREADY_EXISTS:
+                thread = await self._messageable(header_id)
+            else:
                 raise
-            thread = await self._messageable(header_id)
         self._threads[header_id] = thread
         return thread
 
     async def publish(
         self, channel: ChannelRef, message: Outgoing, *, thread: PostRef | None = None
     ) -> PostRef:
-        content, embeds = outgoing_message(message)
         try:
             if thread is not None:
                 target = await self._thread(channel, int(thread.message_id))
             else:
                 target = await self._messageable(int(channel.channel))
-            sent = await target.send(content=content, embeds=embeds)
+            sent = [
+                await target.send(content=content, embeds=embeds)
+                for content, embeds in outgoing_messages(message)
+            ]
         except (discord.Forbidden, discord.NotFound) as exc:
             # Retrying these gets a bot's IP banned (10,000 invalid requests in 10 minutes).
             raise ChannelUnavailable(f"Discord said {exc.status} {exc.text or ''}".strip()) from None
-        return PostRef(channel, str(sent.id), thread.message_id if thread else None)
+        return PostRef(channel, str(sent[0].id), thread.message_id if thread else None)
 
     async def send_dm(self, user: UserRef, message: Outgoing) -> None:
-        content, embeds = outgoing_message(message)
         target = self.client.get_user(int(user.user)) or await self.client.fetch_user(int(user.user))
-        await target.send(content=content, embeds=embeds)
+        for content, embeds in outgoing_messages(message):
+            await target.send(content=content, embeds=embeds)
 
     async def can_manage(self, user: UserRef, channel: ChannelRef) -> bool:
         """Members with Manage Channels in that channel, as the interaction reported them."""

@@ -69,15 +69,35 @@ def post_embed(post: Post) -> discord.Embed:
     return embed
 
 
-def notice_content(notice: Notice) -> str:
-    return _fit(notice.text, MAX_CONTENT)
+def notice_contents(notice: Notice) -> list[str]:
+    """A notice as one or more messages of at most 2,000 characters, split between lines.
+
+    An alert listing twenty papers, or a recap of long titles, is longer than one message; cut
+    to one, its last papers would never be seen (and alerts are not sent twice).
+    """
+    messages: list[str] = []
+    chunk: list[str] = []
+    size = 0
+    for line in notice.text.splitlines() or [""]:
+        escaped = _fit(line, MAX_CONTENT)
+        if chunk and size + len(escaped) + 1 > MAX_CONTENT:
+            messages.append("\n".join(chunk))
+            chunk, size = [], 0
+        chunk.append(escaped)
+        size += len(escaped) + 1
+    messages.append("\n".join(chunk))
+    return [message for message in messages if message.strip()] or [""]
 
 
-def outgoing_message(message: Outgoing) -> tuple[str | None, list[discord.Embed]]:
-    """Content and embeds for a digest header, a recap, an alert or a paper card."""
+Message = tuple[str | None, list[discord.Embed]]
+
+
+def outgoing_messages(message: Outgoing) -> list[Message]:
+    """Content and embeds for a digest header, a recap, an alert (possibly several messages) or
+    a paper card."""
     if isinstance(message, Notice):
-        return notice_content(message), []
-    return None, [post_embed(message)]
+        return [(content, []) for content in notice_contents(message)]
+    return [(None, [post_embed(message)])]
 
 
 def reply_message(reply: Reply) -> tuple[str, list[discord.Embed]]:
