@@ -18,7 +18,7 @@ from bot.digest import list_closes_at, newest_closed_day
 from bot.follows import SavedSearches, TooManySavedSearches
 from bot.ids import InvalidPaperId, normalize_paper_id
 from bot.ports import Clock, Publisher
-from bot.query import QueryError, parse_query, tokens
+from bot.query import QueryError, clean_text, parse_query, tokens
 from bot.scheduling import LocalTimeTrigger
 from bot.search import PaperSearch
 from bot.source import HFUnavailable
@@ -71,7 +71,6 @@ class UsageError(ValueError):
     pass
 
 
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 MAX_NUMBER = 100_000  # beyond any upvote count or list position; keeps numbers in an INTEGER
 
 
@@ -186,7 +185,7 @@ class CommandRouter:
         name = command.name.lower()
         # Control characters (NUL, terminal escapes) mean nothing in a command and PostgreSQL
         # refuses NUL in text; they become spaces before anything is parsed or stored.
-        args = _CONTROL.sub(" ", command.args).strip()
+        args = clean_text(command.args).strip()
         try:
             if name in {"", "help"}:
                 return Reply(HELP)

@@ -55,8 +55,8 @@ def tokens(text: str) -> Term:
     return tuple(token.lower() for token in _TOKEN.findall(text))
 
 
-def _clean(text: str) -> str:
-    # Drop NUL and other control or format characters (U+202E, U+200B...) before anything else.
+def clean_text(text: str) -> str:
+    """NUL and other control or format characters (U+202E, U+200B...) as spaces."""
     return "".join(" " if unicodedata.category(ch) in {"Cc", "Cf", "Zl", "Zp"} else ch for ch in text)
 
 
@@ -70,7 +70,7 @@ def _date(name: str, value: str) -> dt.date:
 def parse_query(text: str) -> SearchQuery:
     if len(text) > MAX_QUERY_CHARS:
         raise QueryError(f"Query too long: {len(text):,} characters; the limit is {MAX_QUERY_CHARS}.")
-    text = _clean(text)
+    text = clean_text(text)
     terms: list[Term] = []
     excluded: list[Term] = []
     authors: list[Term] = []
