@@ -224,33 +224,19 @@ class Digester:
         if claim is None:
             return None
         deadline = self.ledger.publish_timeout.total_seconds()
+        what = f"{kind} {paper_id or 'message'} for {channel.platform}/{channel.channel}"
         try:
             async with asyncio.timeout(deadline):
                 ref = await publisher.publish(channel, message, thread=thread)
-        except TimeoutError:
-            # It may or may not have reached the channel; releasing it means a later run sends it
-            # again rather than never (nothing is lost, at the risk of one repeat).
+        except BaseException as exc:
+            # A send that timed out may or may not have reached the channel; releasing it means
+            # a later run sends it again rather than never (nothing lost, at the risk of a repeat).
             await self.ledger.release(claim)
-            log.warning(
-                "posting %s %s to %s/%s took over %.0f s; released for the next run",
-                kind,
-                paper_id or "message",
-                channel.platform,
-                channel.channel,
-                deadline,
-            )
-            raise
-        except BaseException:
-            await self.ledger.release(claim)
+            if isinstance(exc, TimeoutError):
+                log.warning("posting %s took over %.0f s; released for the next run", what, deadline)
             raise
         if not await self.ledger.mark_sent(claim, ref, owner=self.owner, now=self.clock.now()):
-            log.warning(
-                "%s %s in %s/%s was taken over by another process while it was being sent",
-                kind,
-                paper_id or "message",
-                channel.platform,
-                channel.channel,
-            )
+            log.warning("%s was taken over by another process while it was being sent", what)
         return ref
 
     async def recap(self, channel: ChannelRef) -> DigestOutcome:
