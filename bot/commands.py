@@ -14,12 +14,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bot.cards import authors_line, cut_at_word, day_label, paper_card
-from bot.digest import list_closes_at, newest_closed_day
 from bot.follows import SavedSearches, TooManySavedSearches
 from bot.ids import InvalidPaperId, normalize_paper_id
 from bot.ports import Clock, Publisher
+from bot.post_calendar import next_post
 from bot.query import QueryError, clean_text, parse_query, tokens
-from bot.scheduling import LocalTimeTrigger
+from bot.scheduling import wall_clock_to_utc
 from bot.search import PaperSearch
 from bot.source import HFUnavailable
 from bot.store import PaperStore
@@ -151,9 +151,15 @@ def describe(sub: Subscription) -> str:
     return ", ".join(parts)
 
 
-def next_post(sub: Subscription, now: dt.datetime) -> dt.datetime | None:
-    fire = LocalTimeTrigger(sub.post_time, sub.zone).get_next_fire_time(None, now)
-    return fire.astimezone(sub.zone) if fire else None
+def next_post_line(sub: Subscription, now: dt.datetime) -> str:
+    """When the next post goes out and which list it carries, as the digest job will post it."""
+    post = next_post(sub.post_time, sub.zone, now, last_posted_day=sub.last_posted_day)
+    listed = f"with {day_label(post.list_day)}'s list"
+    if post.at <= now:
+        return f"Next post: due now, {listed} (within a few minutes)"
+    slot = wall_clock_to_utc(post.local_day, sub.post_time, sub.zone)
+    why = " when it closes" if post.at > slot else ""
+    return f"Next post: {_when(post.at.astimezone(sub.zone))}, {listed}{why}"
 
 
 def _when(moment: dt.datetime) -> str:
@@ -296,10 +302,8 @@ class CommandRouter:
         wanted = parse_digest_options(options, existing or Subscription(channel=command.channel))
         saved = await self.subscriptions.save(wanted, now=self.clock.now())
         await self.subscription_changed(command.channel, saved)
-        when = next_post(saved, self.clock.now())
         text = f"Daily digest {'updated' if existing else 'on'} for this channel: {describe(saved)}."
-        if when:
-            text += f" Next post: {_when(when)}."
+        text += f" {next_post_line(saved, self.clock.now())}."
         return Reply(text, ephemeral=False)
 
     async def digest_status(self, channel: ChannelRef) -> Reply:
@@ -312,8 +316,8 @@ class CommandRouter:
         lines = [f"Daily digest: {describe(sub)}."]
         if sub.paused_reason:
             lines.append(f"Paused: {sub.paused_reason}")
-        elif when := next_post(sub, now):
-            lines.append(f"Next post: {_when(when)}, with the newest list closed by then.")
+        else:
+            lines.append(f"{next_post_line(sub, now)}.")
         if sub.last_posted_day and sub.last_posted_at:
             posted = sub.last_posted_at.astimezone(sub.zone)
             lines.append(f"Last post: {day_label(sub.last_posted_day)}'s list, posted {_when(posted)}.")
@@ -326,14 +330,6 @@ class CommandRouter:
             lines.append(
                 "No digests on Saturdays and Sundays: Hugging Face publishes no lists then; "
                 "Monday's post carries Friday's list."
-            )
-        newest = newest_closed_day(now)
-        pending = newest + dt.timedelta(days=3 if newest.weekday() == 4 else 1)
-        if sub.last_posted_day and sub.last_posted_day >= newest:
-            closes = list_closes_at(pending).astimezone(sub.zone)
-            lines.append(
-                f"{day_label(newest)}'s list was posted; {day_label(pending)}'s list closes "
-                f"{_when(closes)} and comes in the post after that."
             )
         return Reply("\n".join(lines))
 

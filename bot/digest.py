@@ -14,11 +14,11 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
 from bot.cards import cut_at_word, day_label, digest_header, paper_card
 from bot.deliveries import HEADER, PAPER, RECAP, Delivery, DeliveryLedger
 from bot.ports import ChannelUnavailable, Clock, Outgoing, Publisher
+from bot.post_calendar import newest_closed_day
 from bot.query import tokens
 from bot.source import HFUnavailable
 from bot.store import PaperStore
@@ -28,24 +28,9 @@ from bot.votes import VoteBook
 
 log = logging.getLogger(__name__)
 
-NEW_YORK = ZoneInfo("America/New_York")
-LIST_CLOSES = dt.time(21, 30)
 RECAP_SIZE = 10
 
 Refresh = Callable[[dt.date], Awaitable[None]]
-
-
-def list_closes_at(day: dt.date) -> dt.datetime:
-    """When Hugging Face's list for UTC day `day` stops filling (about 21:30 New York time)."""
-    return dt.datetime.combine(day, LIST_CLOSES, tzinfo=NEW_YORK)
-
-
-def newest_closed_day(now: dt.datetime) -> dt.date:
-    """The newest weekday whose list has closed at `now`."""
-    day = now.astimezone(NEW_YORK).date()
-    while day.weekday() >= 5 or list_closes_at(day) > now:
-        day -= dt.timedelta(days=1)
-    return day
 
 
 def select_papers(papers: Sequence[Paper], sub: Subscription) -> list[Paper]:

@@ -11,12 +11,13 @@ from typing import Any
 from bot.cards import cut_at_word
 from bot.commands import CommandRouter
 from bot.deliveries import DeliveryLedger
-from bot.digest import Digester, DigestOutcome, list_closes_at
+from bot.digest import Digester, DigestOutcome
 from bot.events import EventLog
 from bot.follows import SavedSearches
 from bot.ingest import Ingestor, days_in_range
 from bot.ports import Clock, Publisher
-from bot.scheduling import Scheduler, wall_clock_to_utc
+from bot.post_calendar import list_closes_at, todays_post
+from bot.scheduling import Scheduler
 from bot.search import PaperSearch
 from bot.source import HFSource, HFUnavailable
 from bot.store import PaperStore
@@ -146,12 +147,25 @@ class PaperBot:
     async def post_digest(self, channel: ChannelRef, *, day: dt.date | None = None) -> DigestOutcome:
         return await self.digester.run(channel, day=day)
 
-    async def _digest_job(self, channel: ChannelRef, *, day: dt.date | None = None) -> DigestOutcome | None:
-        """The scheduled job: the digest, then on Mondays the weekly recap. Never raises."""
+    async def _digest_job(self, channel: ChannelRef) -> DigestOutcome | None:
+        """Today's post (bot.post_calendar) once it is due, then on Mondays the weekly recap.
+
+        Run by the channel's own job at its post time and by every catch-up; it re-reads the
+        subscription, so a job another process scheduled for an older post time posts nothing
+        early. Never raises.
+        """
         try:
-            outcome = await self.digester.run(channel, day=day)
             sub = await self.subscriptions.get(channel)
-            if sub and not sub.paused_reason and self.clock.now().astimezone(sub.zone).weekday() == 0:
+            if sub is None or sub.paused_reason:
+                return None
+            now = self.clock.now()
+            post = todays_post(sub.post_time, sub.zone, now)
+            if post is None or post.at > now:
+                return None
+            outcome = await self.digester.run(channel, day=post.list_day)
+            # The recap follows the Monday post that this run made, so it is decided once, not
+            # again at every catch-up (a vote at noon would otherwise bring a recap at 12:30).
+            if outcome.posted and post.local_day.weekday() == 0:
                 await self.digester.recap(channel)
             return outcome
         except Exception:
@@ -235,33 +249,14 @@ class PaperBot:
         await self.send_alerts(report.new_paper_ids)
         return report
 
-    def passed_slot(self, sub: Subscription, now: dt.datetime) -> dt.datetime | None:
-        """Today's post time (channel's zone, weekdays) once it has passed, else None."""
-        local = now.astimezone(sub.zone)
-        if local.weekday() >= 5:
-            return None
-        slot = wall_clock_to_utc(local.date(), sub.post_time, sub.zone)
-        return slot if slot <= now else None
-
     async def catch_up(self) -> list[DigestOutcome]:
-        """Post digests whose time passed today but that did not go out (idempotent).
-
-        That is a digest missed while the bot was down, or one whose list had not closed by the
-        post time (east of New York the list closes during the local morning). One digest per
-        channel per local day: once today's went out, a list closing later that day waits for
-        tomorrow's post time, and only an unfinished digest of that day is resumed.
-        """
+        """Post what is due today but did not go out: a post missed while the bot was down, or
+        one whose list closed after the post time (bot.post_calendar). Idempotent."""
         outcomes = []
-        now = self.clock.now()
         for sub in await self.subscriptions.all():
             if sub.channel.platform not in self.publishers or sub.paused_reason:
                 continue
-            slot = self.passed_slot(sub, now)
-            if slot is None:
-                continue
-            posted_today = sub.last_posted_at is not None and sub.last_posted_at >= slot
-            day = sub.last_posted_day if posted_today else None
-            if outcome := await self._digest_job(sub.channel, day=day):
+            if outcome := await self._digest_job(sub.channel):
                 outcomes.append(outcome)
         return outcomes
 

@@ -128,7 +128,8 @@ async def test_digest_here_needs_a_channel_manager(core: Core, publisher: Record
     assert allowed.ok and not allowed.ephemeral
     assert allowed.text.startswith(
         "Daily digest on for this channel: 08:30 Europe/Berlin on weekdays, top 5, at least 3 upvotes, "
-        "only agents, without survey, papers straight in the channel. Next post: Mon 24 Nov 2025 08:30 CET."
+        "only agents, without survey, papers straight in the channel. "
+        "Next post: due now, with Thu 20 Nov 2025's list (within a few minutes)."
     )
     sub = await core.bot.subscriptions.get(CHANNEL)
     assert sub is not None
@@ -137,7 +138,7 @@ async def test_digest_here_needs_a_channel_manager(core: Core, publisher: Record
     changed = await run(core, "digest here 10:00", boss)
     assert "updated" in changed.text and "10:00 Europe/Berlin" in changed.text and "top 5" in changed.text
     status = await run(core, "digest status")  # anyone may ask
-    assert status.ok and "Next post: Mon 24 Nov 2025 10:00 CET" in status.text
+    assert status.ok and "Next post: due now, with Thu 20 Nov 2025's list" in status.text
     assert "Last post: none yet." in status.text
     off = await run(core, "digest off", boss)
     assert off.text == "Daily digest off for this channel."
@@ -153,7 +154,19 @@ async def test_digest_status_explains_a_weekend_and_the_pending_list(
     status = (await run(core, "digest status")).text
     assert "Last post: Thu 20 Nov 2025's list" in status
     assert "No digests on Saturdays and Sundays" in status
-    assert "Next post: Mon 24 Nov 2025 09:00 UTC" in status
+    assert "Next post: Mon 24 Nov 2025 09:00 UTC, with Fri 21 Nov 2025's list." in status
+
+
+async def test_digest_status_east_of_new_york_says_the_post_waits_for_its_list(
+    core: Core, fake_hf: FakeHF, clock: FakeClock
+) -> None:
+    fake_hf.set_day("2025-11-21", sample_items(2, day=dt.date(2025, 11, 21)))
+    clock.set(dt.datetime(2025, 11, 24, 0, 30, tzinfo=dt.UTC))  # Monday 09:30 in Tokyo
+    await run(core, "digest here 09:00 Asia/Tokyo")
+    assert (await core.bot.post_digest(CHANNEL)).day == dt.date(2025, 11, 21)
+    status = (await run(core, "digest status")).text
+    # Monday's list closes at 11:30 on Tuesday in Tokyo, after that day's 09:00.
+    assert "Next post: Tue 25 Nov 2025 11:30 JST, with Mon 24 Nov 2025's list when it closes." in status
 
 
 async def test_follow_following_unfollow(core: Core) -> None:

@@ -8,7 +8,7 @@ import os
 import re
 from pathlib import Path
 
-from bot.digest import newest_closed_day
+from bot.post_calendar import newest_closed_day
 from tests.fake_hf import FakeHF
 from tests.paperboy_process import spawn
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from adapters.app import Core
-from bot.digest import newest_closed_day
+from bot.post_calendar import newest_closed_day
 from bot.types import ChannelRef, Command, Notice, PostRef, Reaction, UserRef
 from tests.fake_hf import FakeHF
 from tests.fakes import FakeClock, RecordingPublisher, gone, sample_items
@@ -240,6 +241,7 @@ async def test_catch_up_posts_todays_missed_digest_only_when_its_time_passed(
                 "Wed 09:00 Tue 25",
                 "Thu 09:00 Wed 26",
                 "Fri 09:00 Thu 27",
+                "Mon 09:00 Fri 28",
             ],
         ),
         # East of it, the list closes at 11:30 local, after 09:00: it goes out when it closes,
@@ -252,6 +254,7 @@ async def test_catch_up_posts_todays_missed_digest_only_when_its_time_passed(
                 "Wed 11:30 Tue 25",
                 "Thu 11:30 Wed 26",
                 "Fri 11:30 Thu 27",
+                "Mon 09:00 Fri 28",
             ],
         ),
     ],
@@ -264,23 +267,54 @@ async def test_a_week_of_refreshes_posts_one_digest_a_day_at_the_right_local_tim
     zone: str,
     expected: list[str],
 ) -> None:
-    for offset in range(14):
-        day = dt.date(2025, 11, 17) + dt.timedelta(days=offset)
-        fake_hf.set_day(day.isoformat(), sample_items(2, day=day) if day.weekday() < 5 else [])
     clock.set(at(2025, 11, 21, 0))
     await subscribe(core, f"09:00 {zone}")
+    posted = await refreshes_until(core, fake_hf, publisher, clock, zone, start=at(2025, 11, 23, 12))
+    assert posted == expected
+
+
+async def test_a_first_post_between_post_time_and_close_does_not_put_a_channel_behind(
+    core: Core, fake_hf: FakeHF, publisher: RecordingPublisher, clock: FakeClock
+) -> None:
+    # Subscribing in Tokyo on Tuesday at 10:00, before Monday's list closes at 11:30.
+    clock.set(at(2025, 11, 25, 1))
+    await subscribe(core, "09:00 Asia/Tokyo")
+    posted = await refreshes_until(core, fake_hf, publisher, clock, "Asia/Tokyo", start=clock.now())
+    assert posted == [
+        "Tue 11:30 Mon 24",
+        "Wed 11:30 Tue 25",
+        "Thu 11:30 Wed 26",
+        "Fri 11:30 Thu 27",
+        "Mon 09:00 Fri 28",
+    ]
+
+
+async def refreshes_until(
+    core: Core,
+    fake_hf: FakeHF,
+    publisher: RecordingPublisher,
+    clock: FakeClock,
+    zone: str,
+    *,
+    start: dt.datetime,
+) -> list[str]:
+    """Run the refresh job (which also catches up) every 30 minutes; each digest header posted,
+    as "local weekday and time, list day"."""
+    for offset in range(21):
+        day = dt.date(2025, 11, 17) + dt.timedelta(days=offset)
+        fake_hf.set_day(day.isoformat(), sample_items(2, day=day) if day.weekday() < 5 else [])
     posted: list[str] = []
-    clock.set(at(2025, 11, 23, 12))  # Sunday
-    while clock.now() < at(2025, 11, 29, 0):
+    clock.set(start)
+    while clock.now() < at(2025, 12, 2, 0):
         before = len(publisher.posts)
-        await core.bot.refresh()  # the refresh job, every 30 minutes, also catches up
+        await core.bot.refresh()
         for post in publisher.posts[before:]:
             if not post.paper_id and post.text.startswith("Daily Papers"):
                 local = clock.now().astimezone(ZoneInfo(zone))
                 listed = post.text.split(" · ")[1]  # "Fri 21 Nov 2025"
                 posted.append(f"{local:%a %H:%M} {listed[:6]}")
         clock.advance(minutes=30)
-    assert posted == expected
+    return posted
 
 
 async def test_many_channels_posting_the_same_list_fetch_it_from_hf_once(
@@ -378,6 +412,39 @@ async def wait_for(predicate, timeout: float = 10.0) -> None:  # type: ignore[no
     while not predicate():
         assert loop.time() < deadline, "condition not met in time"
         await asyncio.sleep(0.01)
+
+
+async def test_the_recap_is_decided_with_the_monday_post_not_at_every_catch_up(
+    core: Core, fake_hf: FakeHF, publisher: RecordingPublisher, clock: FakeClock
+) -> None:
+    fake_hf.set_day("2025-11-21", sample_items(2, day=dt.date(2025, 11, 21)))
+    await subscribe(core)
+    clock.set(at(2025, 11, 24, 9))
+    await core.bot.catch_up()  # Monday's post; nobody voted last week, so no recap
+    assert publisher.posts[0].text.startswith("Daily Papers · Fri 21 Nov 2025")
+    await core.bot.handle_reaction(
+        Reaction(publisher.paper_posts()[0].ref, UserRef("test", "team-1", "U9"), "👍", True)
+    )
+    clock.set(at(2025, 11, 24, 15, 30))
+    await core.bot.catch_up()
+    assert not any(post.text.startswith("Weekly recap") for post in publisher.posts)
+
+
+async def test_a_post_time_changed_elsewhere_is_kept_by_a_job_scheduled_for_the_old_one(
+    core: Core, fake_hf: FakeHF, publisher: RecordingPublisher, clock: FakeClock
+) -> None:
+    # Another process moved the post time to 17:00; this one still runs a job at 09:00.
+    fake_hf.set_day("2025-11-21", sample_items(2, day=dt.date(2025, 11, 21)))
+    await subscribe(core, "09:00 UTC")
+    sub = await core.bot.subscriptions.get(CHANNEL)
+    assert sub is not None
+    await core.bot.subscriptions.save(dataclasses.replace(sub, post_time=dt.time(17, 0)), now=clock.now())
+    clock.set(at(2025, 11, 24, 9))
+    assert await core.bot._digest_job(CHANNEL) is None  # what the stale 09:00 job runs
+    assert publisher.posts == []
+    clock.set(at(2025, 11, 24, 17))
+    await core.bot.catch_up()
+    assert publisher.posts and publisher.posts[0].text.startswith("Daily Papers · Fri 21 Nov 2025")
 
 
 async def test_monday_catch_up_posts_the_digest_then_the_recap(
