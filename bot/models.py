@@ -143,7 +143,9 @@ class ReactionRow(SQLModel, table=True):
 
     __tablename__ = "reactions"
     __table_args__ = (
-        UniqueConstraint("platform", "channel", "message_id", "user_hash", "kind", name="uq_reaction"),
+        UniqueConstraint(
+            "platform", "channel", "message_id", "user_hash", "kind", "emoji", name="uq_reaction"
+        ),
         Index("ix_reactions_tally", "platform", "community", "kind", "paper_id"),
     )
 
@@ -156,6 +158,8 @@ class ReactionRow(SQLModel, table=True):
     digest_day: dt.date
     user_hash: str = Field(max_length=64)  # HMAC of the user id: raw ids are never stored
     kind: str = Field(max_length=8)  # "up" or "down"
+    # As reacted, skin tone included: 👍 and 👍🏽 are two reactions (but one vote) on both platforms.
+    emoji: str = Field(default="", max_length=64)
     created_at: dt.datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
 
 

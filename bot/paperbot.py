@@ -130,6 +130,7 @@ class PaperBot:
             posted=posted,
             user=reaction.user,
             kind=kind,
+            emoji=reaction.emoji.strip(),
             added=reaction.added,
             now=self.clock.now(),
         )

@@ -67,10 +67,16 @@ class VoteBook:
         posted: PostedPaper,
         user: UserRef,
         kind: str,
+        emoji: str,
         added: bool,
         now: dt.datetime,
     ) -> None:
-        """Add or remove one user's reaction; duplicates and unknown removals change nothing."""
+        """Add or remove one user's reaction; duplicates and unknown removals change nothing.
+
+        The reaction is kept by its emoji as reacted (`emoji`), so that removing 👍🏽 leaves the
+        vote a 👍 by the same user still makes.
+        """
+        emoji = emoji[:64]
         user_hash = self.user_hash(user)
         async with self.engine.begin() as conn:
             if added:
@@ -85,6 +91,7 @@ class VoteBook:
                         digest_day=posted.digest_day,
                         user_hash=user_hash,
                         kind=kind,
+                        emoji=emoji,
                         created_at=now,
                     )
                     .on_conflict_do_nothing()
@@ -97,6 +104,7 @@ class VoteBook:
                         REACTIONS.c.message_id == post.message_id,
                         REACTIONS.c.user_hash == user_hash,
                         REACTIONS.c.kind == kind,
+                        REACTIONS.c.emoji.in_([emoji, ""]),  # "": rows from before revision 0006
                     )
                 )
 

@@ -1,11 +1,13 @@
 """Migrations run on every start; running them again never loses data."""
 
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.db import alembic_config, create_engine, current_revision, upgrade
 from bot.hf_parse import parse_daily_items
 from bot.store import PaperStore
+from bot.votes import VoteBook
 from tests.conftest import NOW
 from tests.fake_hf import load_sample
 
@@ -69,3 +71,27 @@ async def test_instances_starting_together_on_one_postgres_take_turns_migrating(
         assert process.returncode == 0, out.decode()
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert all(f"revision {head}" in out.decode() for out, _ in outputs)
+
+
+async def test_upgrading_past_0006_keeps_votes_and_a_removal_still_clears_an_old_one(
+    database_url: str,
+) -> None:
+    engine: AsyncEngine = create_engine(database_url)
+    try:
+        await upgrade(engine, "0005")
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO reactions (platform, community, channel, message_id, paper_id, digest_day,"
+                    " user_hash, kind, created_at) VALUES ('test', 'team', 'C1', 'm1', '2511.00001',"
+                    " '2025-11-20', 'h1', 'up', '2025-11-20 10:00:00.000000')"
+                )
+            )
+        await upgrade(engine)
+        votes = VoteBook(engine, key=b"k")
+        assert (await votes.tally("test", "team", "2511.00001")).up == 1
+        async with engine.begin() as conn:
+            rows = (await conn.execute(text("SELECT emoji FROM reactions"))).scalars().all()
+        assert rows == [""]
+    finally:
+        await engine.dispose()

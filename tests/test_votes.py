@@ -110,6 +110,20 @@ async def test_thumbs_down_is_counted_apart_and_skin_tones_are_the_same_vote(
     assert only_down.text not in await top_text(core, TEAM_A)  # nobody voted it up
 
 
+async def test_removing_one_of_two_reactions_keeps_the_vote_the_other_makes(
+    core: Core, fake_hf: FakeHF, publisher: RecordingPublisher
+) -> None:
+    posted = await cards(core, fake_hf, publisher, TEAM_A)
+    card = posted[TEAM_A][0]
+    await react(core, card.ref, user("alice"), "👍")
+    await react(core, card.ref, user("alice"), "👍🏽")  # a second reaction, one vote
+    assert (await core.bot.votes.tally("test", "team-a", card.paper_id or "")).up == 1
+    await react(core, card.ref, user("alice"), "👍🏽", added=False)
+    assert (await core.bot.votes.tally("test", "team-a", card.paper_id or "")).up == 1  # 👍 is still there
+    await react(core, card.ref, user("alice"), "👍", added=False)
+    assert (await core.bot.votes.tally("test", "team-a", card.paper_id or "")).up == 0
+
+
 async def test_user_ids_are_stored_only_as_keyed_hashes(
     core: Core, fake_hf: FakeHF, publisher: RecordingPublisher
 ) -> None:

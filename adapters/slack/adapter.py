@@ -44,6 +44,8 @@ BOT_SCOPES = [
     "users:read",
 ]
 _EMOJI = {"+1": "👍", "thumbsup": "👍", "-1": "👎", "thumbsdown": "👎"}
+# Slack's skin-tone-2 … skin-tone-6 are the Fitzpatrick modifiers U+1F3FB … U+1F3FF.
+_SKIN_TONES = {f"skin-tone-{n}": chr(0x1F3FB + n - 2) for n in range(2, 7)}
 
 
 class _WithoutRequestBody(logging.Filter):
@@ -63,9 +65,12 @@ def _hide_rejected_bodies() -> None:
 
 
 def reaction_emoji(name: str) -> str:
-    """Slack's reaction name as the emoji the core knows (`+1::skin-tone-3` → 👍)."""
-    base = name.split("::", 1)[0]
-    return _EMOJI.get(base, f":{base}:")
+    """Slack's reaction name as an emoji (`+1::skin-tone-3` → 👍🏼): the core counts every skin
+    tone as the same vote, but tells the reactions apart."""
+    base, _, modifier = name.partition("::")
+    emoji = _EMOJI.get(base, f":{base}:")
+    tone = _SKIN_TONES.get(modifier)
+    return emoji + tone if tone and not emoji.startswith(":") else emoji
 
 
 class SlackSetupError(ValueError):
