@@ -189,10 +189,16 @@ class PaperBot:
             return
         fetch = self._day_fetches.get(day)
         if fetch is None:
-            fetch = asyncio.ensure_future(self.ingestor.fetch_days([day]))
+            fetch = asyncio.ensure_future(self._fetch_and_alert(day))
             self._day_fetches[day] = fetch
             fetch.add_done_callback(lambda _: self._day_fetches.pop(day, None))
         await asyncio.shield(fetch)  # one digest giving up must not cancel the others' fetch
+
+    async def _fetch_and_alert(self, day: dt.date) -> FetchReport:
+        # Papers that reach a list here, before the refresh job sees them, still get alerts.
+        report = await self.ingestor.fetch_days([day])
+        await self.send_alerts(report.new_paper_ids)
+        return report
 
     async def refresh(self) -> FetchReport | None:
         """Fetch yesterday's and today's lists, alert saved searches, post digests that wait."""

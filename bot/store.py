@@ -111,6 +111,9 @@ _INDEX_NEW_PAPERS = text(
 
 # One statement for any number of ids: compiled once, the list expanded at execution.
 _KNOWN_IDS = select(PAPERS.c.id).where(PAPERS.c.id.in_(bindparam("ids", expanding=True)))
+_LISTED_IDS = (
+    select(ENTRIES.c.paper_id).where(ENTRIES.c.paper_id.in_(bindparam("ids", expanding=True))).distinct()
+)
 
 PAPER_COLUMNS = [column for column in PAPERS.c if column.name in Paper.__slots__]
 
@@ -254,12 +257,20 @@ class PaperStore:
     async def record_daily_list(
         self, day: dt.date, papers: Sequence[Paper], *, now: dt.datetime
     ) -> list[str]:
-        """Store `day`'s complete list in HF order; returns the ids of papers new to the store."""
+        """Store `day`'s complete list in HF order; returns the ids of papers on no list before.
+
+        That is what saved-search alerts are for: a paper stored earlier by `/paper show` is new
+        when it first appears on a list.
+        """
         unique = list({paper.id: paper for paper in papers}.values())
         async with self.engine.begin() as conn:
             await self._begin_write(conn)
-            new = await self._upsert(conn, unique, now=now, with_comments=True)
+            await self._upsert(conn, unique, now=now, with_comments=True)
             ids = [paper.id for paper in unique]
+            listed: set[str] = set()
+            for chunk in _chunks(ids):
+                listed.update((await conn.execute(_LISTED_IDS, {"ids": chunk})).scalars())
+            new = [paper_id for paper_id in ids if paper_id not in listed]
             await conn.execute(
                 delete(ENTRIES).where(and_(ENTRIES.c.day == day, ENTRIES.c.paper_id.not_in(ids)))
             )

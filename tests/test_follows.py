@@ -53,6 +53,34 @@ async def test_new_matching_papers_are_sent_once_in_one_dm(
     ]
 
 
+async def test_a_paper_shown_before_it_was_listed_is_still_alerted_when_listed(
+    core: Core, fake_hf: FakeHF, publisher: RecordingPublisher
+) -> None:
+    await follow(core, ALICE, "reasoning")
+    items = sample_items(12, day=dt.date(2025, 11, 21))
+    wanted = next(item for item in items if "reasoning" in item["paper"]["title"].lower())
+    shown = await core.bot.handle_command(Command("show", wanted["paper"]["id"], BOB, CHANNEL))
+    assert shown.ok and await core.store.get_paper(wanted["paper"]["id"]) is not None
+    fake_hf.set_day("2025-11-21", items)
+    await core.bot.refresh()
+    assert publisher.dms
+    message = publisher.dms[0][1]
+    assert isinstance(message, Notice) and wanted["paper"]["id"] in message.text
+
+
+async def test_papers_a_digest_fetches_first_are_alerted_too(
+    core: Core, fake_hf: FakeHF, publisher: RecordingPublisher, clock: FakeClock
+) -> None:
+    await follow(core, ALICE, "reasoning")
+    admin = UserRef("test", "team-1", "admin")
+    await core.bot.handle_command(Command("digest", "here 09:00 UTC", admin, CHANNEL))
+    fake_hf.set_day("2025-11-20", sample_items(12, day=dt.date(2025, 11, 20)))
+    await core.bot.post_digest(CHANNEL)  # its own fetch stores the list before any refresh
+    assert len(publisher.dms) == 1 and publisher.dms[0][0] == ALICE
+    await core.bot.refresh()
+    assert len(publisher.dms) == 1
+
+
 async def test_refresh_during_an_outage_says_so_once(core: Core, fake_hf: FakeHF) -> None:
     from tests.fake_hf import Fault
 
