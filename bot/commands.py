@@ -269,10 +269,11 @@ class CommandRouter:
             raise UsageError("top takes week, month or all.")
         days = PERIODS[period]
         today = self.clock.now().astimezone(dt.UTC).date()
-        since = today - dt.timedelta(days=days) if days else None
+        # "week" is the lists of the last 7 days, today's included.
+        since = today - dt.timedelta(days=days - 1) if days else None
         channel = command.channel
         tallies = await self.votes.top(channel.platform, channel.community, since=since, limit=TOP_SIZE)
-        label = {"week": "this week", "month": "this month", "all": "of all time"}[period]
+        label = {"week": "in the last 7 days", "month": "in the last 30 days", "all": "of all time"}[period]
         if not tallies:
             return Reply(f"No votes {label} yet. React 👍 on a paper the bot posted to vote for it.")
         items = []

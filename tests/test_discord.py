@@ -113,7 +113,7 @@ async def test_every_subcommand_is_deferred_then_answered(
     _, answer = await slash(fake_discord, ["today"])
     assert "Daily Papers · Tue 13 May 2025" in answer["content"]
     _, answer = await slash(fake_discord, ["top"], {"period": "month"})
-    assert "No votes this month" in answer["content"]
+    assert "No votes in the last 30 days" in answer["content"]
     _, answer = await slash(fake_discord, ["follow"], {"query": "reasoning"})
     assert "Saved search #1" in answer["content"]
     _, answer = await slash(fake_discord, ["following"])

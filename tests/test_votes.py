@@ -91,7 +91,7 @@ async def test_bot_reactions_foreign_messages_and_other_emoji_are_ignored(
     assert await react(core, PostRef(TEAM_A, "someone-elses-message"), user("alice")) is None
     assert await react(core, header_ref, user("alice")) is None
     assert await react(core, posted[TEAM_A][0].ref, user("alice"), "🎉") is None
-    assert "No votes this week" in await top_text(core, TEAM_A)
+    assert "No votes in the last 7 days" in await top_text(core, TEAM_A)
 
 
 async def test_thumbs_down_is_counted_apart_and_skin_tones_are_the_same_vote(
