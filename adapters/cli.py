@@ -152,12 +152,14 @@ def fetch(
     typer.echo(_summary(report))
 
 
-@app.command()
+# Unknown options pass through as query words, so `paperboy search reasoning -survey` excludes
+# "survey"; for that, the command has no short options (`-n` would swallow `-transformer`).
+@app.command(context_settings={"ignore_unknown_options": True})
 def search(
     query: Annotated[
         list[str], typer.Argument(help='Words, "phrases", -exclude, author:, org:, since:, until:, has:code.')
     ],
-    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=100)] = 10,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=100)] = 10,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Search the stored papers."""

@@ -66,6 +66,13 @@ async def test_backfill_then_search_and_show(run_cli, fake_hf: FakeHF) -> None: 
     plain = await run_cli("search", "peers", "--limit", "1")
     assert plain.out.startswith("2505.07787") and "Learning from Peers" in plain.out
 
+    # As a shell passes it: `-peers` is a query word (an exclusion), not an option.
+    with_peers = await run_cli("search", "learning", "--json")
+    without = await run_cli("search", "learning", "-peers", "-transformer", "--json")
+    assert without.code == 0, without.err
+    ids = [hit["id"] for hit in json.loads(without.out)]
+    assert "2505.07787" in [hit["id"] for hit in json.loads(with_peers.out)] and "2505.07787" not in ids
+
     shown = await run_cli("show", "https://arxiv.org/pdf/2505.07787v2")
     assert shown.code == 0 and "Learning from Peers" in shown.out and "https://github.com/" in shown.out
 
