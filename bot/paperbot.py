@@ -242,6 +242,9 @@ class PaperBot:
         if await self.store.count_papers():
             return None
         today = self.ingestor.today()
+        self.announce(
+            f"First start: fetching the last {FIRST_START_DAYS} days of Daily Papers from Hugging Face…"
+        )
         try:
             report = await self.ingestor.fetch_days(
                 days_in_range(today - dt.timedelta(days=FIRST_START_DAYS - 1), today)

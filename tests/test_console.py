@@ -69,6 +69,7 @@ async def test_run_answers_posts_counts_votes_and_keeps_them_across_a_restart(
     assert recent >= today - dt.timedelta(days=6)
 
     bot = await start(["run"], env, tmp_path)
+    await bot.expect(r"^\* First start: fetching the last 7 days of Daily Papers from Hugging Face")
     await bot.expect(r"^\* First start: fetched 2 papers from the last 7 days")
     await bot.send("/paper search learning from peers")
     await bot.expect(r"^1\. Learning from Peers in Reasoning Models$")
