@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
@@ -20,95 +20,64 @@ class Settings(BaseSettings):
         env_file_encoding="utf-8",
         env_ignore_empty=True,
         extra="ignore",
-        populate_by_name=True,
     )
 
     database_url: str = Field(
         default=DEFAULT_DATABASE_URL,
-        validation_alias=AliasChoices("PAPERBOY_DATABASE_URL", "database_url"),
+        validation_alias="PAPERBOY_DATABASE_URL",
     )
     hf_base_url: str = Field(
         default="https://huggingface.co",
-        validation_alias=AliasChoices("PAPERBOY_HF_BASE_URL", "hf_base_url"),
+        validation_alias="PAPERBOY_HF_BASE_URL",
     )
-    hf_token: SecretStr | None = Field(default=None, validation_alias=AliasChoices("HF_TOKEN", "hf_token"))
+    hf_token: SecretStr | None = Field(default=None, validation_alias="HF_TOKEN")
     # Upper bound on the time spent retrying one Hugging Face request (429s, 5xx, resets).
     hf_retry_budget_seconds: float = Field(
         default=60.0,
         gt=0,
-        validation_alias=AliasChoices("PAPERBOY_HF_RETRY_BUDGET_SECONDS", "hf_retry_budget_seconds"),
+        validation_alias="PAPERBOY_HF_RETRY_BUDGET_SECONDS",
     )
     hf_timeout_seconds: float = Field(
         default=15.0,
         gt=0,
-        validation_alias=AliasChoices("PAPERBOY_HF_TIMEOUT_SECONDS", "hf_timeout_seconds"),
+        validation_alias="PAPERBOY_HF_TIMEOUT_SECONDS",
     )
     # Unset: warnings only for the console and CLI; servers log at INFO.
-    log_level: str | None = Field(
-        default=None, validation_alias=AliasChoices("PAPERBOY_LOG_LEVEL", "log_level")
-    )
+    log_level: str | None = Field(default=None, validation_alias="PAPERBOY_LOG_LEVEL")
     # Reactions that count as a vote (comma-separated) and as "not interested".
-    vote_emoji: str = Field(default="👍", validation_alias=AliasChoices("PAPERBOY_VOTE_EMOJI", "vote_emoji"))
-    down_emoji: str = Field(default="👎", validation_alias=AliasChoices("PAPERBOY_DOWN_EMOJI", "down_emoji"))
+    vote_emoji: str = Field(default="👍", validation_alias="PAPERBOY_VOTE_EMOJI")
+    down_emoji: str = Field(default="👎", validation_alias="PAPERBOY_DOWN_EMOJI")
     # Key for hashing user ids in votes; generated into the database on first start when unset.
-    vote_secret: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("PAPERBOY_VOTE_SECRET", "vote_secret")
-    )
-    refresh_minutes: float = Field(
-        default=30, gt=0, validation_alias=AliasChoices("PAPERBOY_REFRESH_MINUTES", "refresh_minutes")
-    )
+    vote_secret: SecretStr | None = Field(default=None, validation_alias="PAPERBOY_VOTE_SECRET")
+    refresh_minutes: float = Field(default=30, gt=0, validation_alias="PAPERBOY_REFRESH_MINUTES")
     # Search ranks within the newest this many matches of a query (see BENCHMARKS.md).
     search_candidates: int = Field(
         default=DEFAULT_CANDIDATE_CAP,
         ge=100,
         le=1_000_000,
-        validation_alias=AliasChoices("PAPERBOY_SEARCH_CANDIDATES", "search_candidates"),
+        validation_alias="PAPERBOY_SEARCH_CANDIDATES",
     )
     # Which adapters `paperboy run` starts: console, slack, discord (comma-separated).
     # Unset: the ones whose credentials are set, or the console when none are.
-    adapters: str | None = Field(default=None, validation_alias=AliasChoices("PAPERBOY_ADAPTERS", "adapters"))
+    adapters: str | None = Field(default=None, validation_alias="PAPERBOY_ADAPTERS")
     # Platform credentials: secrets, never logged. Setting them enables that adapter.
-    slack_bot_token: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("SLACK_BOT_TOKEN", "slack_bot_token")
-    )
-    slack_signing_secret: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("SLACK_SIGNING_SECRET", "slack_signing_secret")
-    )
-    slack_app_token: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("SLACK_APP_TOKEN", "slack_app_token")
-    )
-    slack_client_id: str | None = Field(
-        default=None, validation_alias=AliasChoices("SLACK_CLIENT_ID", "slack_client_id")
-    )
-    slack_client_secret: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("SLACK_CLIENT_SECRET", "slack_client_secret")
-    )
+    slack_bot_token: SecretStr | None = Field(default=None, validation_alias="SLACK_BOT_TOKEN")
+    slack_signing_secret: SecretStr | None = Field(default=None, validation_alias="SLACK_SIGNING_SECRET")
+    slack_app_token: SecretStr | None = Field(default=None, validation_alias="SLACK_APP_TOKEN")
+    slack_client_id: str | None = Field(default=None, validation_alias="SLACK_CLIENT_ID")
+    slack_client_secret: SecretStr | None = Field(default=None, validation_alias="SLACK_CLIENT_SECRET")
     slack_api_base_url: str = Field(
         default="https://slack.com/api/",
-        validation_alias=AliasChoices("SLACK_API_BASE_URL", "slack_api_base_url"),
+        validation_alias="SLACK_API_BASE_URL",
     )
     # The HTTP server for Slack's Events API, slash commands, OAuth and /healthz.
-    http_host: str = Field(
-        default=ALL_INTERFACES, validation_alias=AliasChoices("PAPERBOY_HTTP_HOST", "http_host")
-    )
-    http_port: int = Field(
-        default=3000, ge=0, le=65535, validation_alias=AliasChoices("PAPERBOY_HTTP_PORT", "http_port")
-    )
-    discord_token: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("DISCORD_TOKEN", "discord_token")
-    )
-    discord_api_base_url: str | None = Field(
-        default=None, validation_alias=AliasChoices("DISCORD_API_BASE_URL", "discord_api_base_url")
-    )
-    discord_gateway_url: str | None = Field(
-        default=None, validation_alias=AliasChoices("DISCORD_GATEWAY_URL", "discord_gateway_url")
-    )
-    discord_shards: int | None = Field(
-        default=None, ge=1, validation_alias=AliasChoices("DISCORD_SHARDS", "discord_shards")
-    )
-    console_user: str = Field(
-        default="you", validation_alias=AliasChoices("PAPERBOY_CONSOLE_USER", "console_user")
-    )
+    http_host: str = Field(default=ALL_INTERFACES, validation_alias="PAPERBOY_HTTP_HOST")
+    http_port: int = Field(default=3000, ge=0, le=65535, validation_alias="PAPERBOY_HTTP_PORT")
+    discord_token: SecretStr | None = Field(default=None, validation_alias="DISCORD_TOKEN")
+    discord_api_base_url: str | None = Field(default=None, validation_alias="DISCORD_API_BASE_URL")
+    discord_gateway_url: str | None = Field(default=None, validation_alias="DISCORD_GATEWAY_URL")
+    discord_shards: int | None = Field(default=None, ge=1, validation_alias="DISCORD_SHARDS")
+    console_user: str = Field(default="you", validation_alias="PAPERBOY_CONSOLE_USER")
 
     @field_validator("database_url")
     @classmethod

@@ -130,7 +130,12 @@ async def core(
     database_url: str, fake_hf: FakeHF, clock: FakeClock, publisher: RecordingPublisher
 ) -> AsyncIterator[Core]:
     """The whole bot, built by the composition root, with a recording "test" platform."""
-    settings = Settings(database_url=database_url, hf_base_url=fake_hf.url, hf_retry_budget_seconds=1)
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        PAPERBOY_DATABASE_URL=database_url,
+        PAPERBOY_HF_BASE_URL=fake_hf.url,
+        PAPERBOY_HF_RETRY_BUDGET_SECONDS=1,
+    )
     async with build_core(settings, clock=clock) as built:
         built.bot.attach(publisher)
         try:

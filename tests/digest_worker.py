@@ -130,8 +130,8 @@ async def main(argv: list[str]) -> int:
     # takes the argument, but mypy only sees the fields in the generated signature).
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
-        database_url=args.db_url,
-        hf_base_url=args.hf_url,
+        PAPERBOY_DATABASE_URL=args.db_url,
+        PAPERBOY_HF_BASE_URL=args.hf_url,
     )
     publisher = FilePublisher(args.platform, out_file, delay=args.delay, hang_after=args.hang_after)
     try:

@@ -165,3 +165,15 @@ def test_run_picks_adapters_from_credentials(
     settings = Settings()
     assert wanted_adapters(settings) == expected
     assert "xoxb-1" not in repr(settings) and "'d'" not in repr(settings)
+
+
+def test_only_paperboy_names_are_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A host's own DATABASE_URL or LOG_LEVEL (another app's) must not move paperboy's database.
+    from bot.config import DEFAULT_DATABASE_URL, Settings
+
+    monkeypatch.setenv("DATABASE_URL", "postgresql://someone-else/db")
+    monkeypatch.setenv("LOG_LEVEL", "debug")
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert settings.database_url == DEFAULT_DATABASE_URL and settings.log_level is None
+    monkeypatch.setenv("PAPERBOY_DATABASE_URL", "sqlite:///mine.db")
+    assert Settings(_env_file=None).database_url == "sqlite:///mine.db"  # type: ignore[call-arg]
