@@ -9,8 +9,8 @@ import json
 import logging
 import signal
 import sys
-from collections.abc import Awaitable, Callable
-from typing import Annotated, TypeVar
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Annotated, Any, TypeVar
 
 import typer
 from pydantic import ValidationError
@@ -19,7 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from adapters.app import Core, build_core, configure_logging, wanted_adapters
 from adapters.console.adapter import ConsoleAdapter, stdin_lines
-from adapters.discord.adapter import DiscordAdapter, recommended_shards
+from adapters.discord.adapter import DiscordAdapter, DiscordLoginError, recommended_shards
 from adapters.discord.adapter import config_from as discord_config_from
 from adapters.discord.adapter import invite_url as discord_invite
 from adapters.slack.adapter import SlackAdapter, SlackConfig, SlackSetupError
@@ -72,7 +72,15 @@ def _run(work: Callable[[Core], Awaitable[T]]) -> T:
         async with build_core(settings) as core:
             return await work(core)
 
-    return asyncio.run(main())
+    return _run_async(main())
+
+
+def _run_async(main: Coroutine[Any, Any, T]) -> T:
+    """asyncio.run, with a platform that refuses its credentials said in one line (exit 2)."""
+    try:
+        return asyncio.run(main)
+    except (DiscordLoginError, SlackSetupError) as exc:
+        raise _fail(f"paperboy: {exc}.", EXIT_USAGE) from None
 
 
 def _fail(message: str, code: int) -> typer.Exit:
@@ -259,7 +267,7 @@ def run() -> None:
                     await server.stop()
         await _finish_leftover_tasks()
 
-    asyncio.run(main())
+    _run_async(main())
 
 
 async def _finish_leftover_tasks() -> None:
@@ -295,6 +303,8 @@ def digest_post(
     ] = None,
 ) -> None:
     """Post a channel's digest now (idempotent: a digest already posted is not posted again)."""
+    if platform not in {"console", "slack", "discord"}:
+        raise _fail(f"Unknown platform {platform!r}: use console, slack or discord.", EXIT_USAGE)
     day = _parse_day(date, "--date")
     if day is not None and day > dt.datetime.now(dt.UTC).date():
         raise _fail(f"--date {day} is in the future (UTC); its list does not exist yet.", EXIT_USAGE)
@@ -310,7 +320,9 @@ def digest_post(
                     EXIT_NOT_FOUND,
                 )
             if platform == "slack":
-                slack = SlackAdapter(core.bot, SlackConfig.from_settings(settings), core.engine)
+                slack = SlackAdapter(
+                    core.bot, SlackConfig.from_settings(settings, serving=False), core.engine
+                )
                 await slack.prepare()
                 core.bot.attach(slack.publisher)
             elif platform == "discord":
@@ -321,8 +333,6 @@ def digest_post(
                 core.bot.attach(discord_adapter)
             elif platform == "console":
                 core.bot.attach(ConsoleAdapter(core.bot, out=sys.stdout, user=settings.console_user))
-            else:
-                raise _fail(f"Unknown platform {platform!r}: use console, slack or discord.", EXIT_USAGE)
             try:
                 outcome = await core.bot.post_digest(subs[0].channel, day=day)
             finally:
@@ -331,7 +341,7 @@ def digest_post(
                         await publisher.stop()
             return outcome.note
 
-    typer.echo(asyncio.run(main()), err=True)
+    typer.echo(_run_async(main()), err=True)
 
 
 @app.command()

@@ -409,3 +409,25 @@ async def test_paperboy_run_with_a_discord_token(
         output = await stop(process)
     assert process.returncode == 0, output
     assert "fake-token-from-env" not in output
+
+
+async def test_a_refused_token_is_one_clear_line_not_a_traceback(
+    fake_discord: FakeDiscord, fake_hf: FakeHF, tmp_path: Any
+) -> None:
+    import os
+
+    env = {
+        **os.environ,
+        "DISCORD_TOKEN": "revoked-token",
+        "DISCORD_API_BASE_URL": fake_discord.api_base,
+        "PAPERBOY_HF_BASE_URL": fake_hf.url,
+        "PYTHONPATH": str(PROJECT_ROOT),
+    }
+    fake_discord.fail_next("GET", "/users/@me", 401, times=100)  # every login, however many
+    for args in (("discord", "invite-url"), ("run",)):
+        process = await spawn(*args, env=env, cwd=tmp_path)
+        out, _ = await asyncio.wait_for(process.communicate(), 60)
+        text = out.decode()
+        assert process.returncode == 2, text
+        assert "Discord refused DISCORD_TOKEN" in text
+        assert "Traceback" not in text and "Unclosed" not in text and "revoked-token" not in text

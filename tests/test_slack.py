@@ -554,3 +554,32 @@ async def test_digest_posts_keep_to_one_message_per_interval_per_channel(
     assert (
         calls[2].params["channel"] == "COTHER" and calls[2].at - calls[1].at < 0.2
     )  # other channels do not wait
+
+
+async def test_digest_post_from_the_cli_needs_only_the_bot_token(
+    slack: SlackHarness, fake_hf: FakeHF, database_url: str, tmp_path: Any
+) -> None:
+    import os
+
+    fake_hf.set_day("2025-11-20", sample_items(2, day=dt.date(2025, 11, 20)))
+    await slack.command("digest here 09:00 UTC")
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("SLACK_", "PAPERBOY_"))} | {
+        "SLACK_API_BASE_URL": slack.fake.url + "/api/",
+        "PAPERBOY_DATABASE_URL": database_url,
+        "PAPERBOY_HF_BASE_URL": fake_hf.url,
+        "PYTHONPATH": str(PROJECT_ROOT),
+    }
+    args = ("digest", "post", "--platform", "slack", "--channel", CHANNEL, "--date", "2025-11-20")
+
+    async def cli(extra: dict[str, str]) -> tuple[int, str]:
+        process = await spawn(*args, env=env | extra, cwd=tmp_path)
+        out, _ = await asyncio.wait_for(process.communicate(), 60)
+        assert process.returncode is not None
+        return process.returncode, out.decode()
+
+    code, out = await cli({})
+    assert code == 2 and "Slack needs SLACK_BOT_TOKEN" in out and "Traceback" not in out
+    code, out = await cli({"SLACK_BOT_TOKEN": "xoxb-cli"})  # no signing secret: posting needs none
+    assert code == 0, out
+    posts = slack.fake.calls_to("chat.postMessage")
+    assert len(posts) == 3 and {post.token for post in posts} == {"xoxb-cli"}

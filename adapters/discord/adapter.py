@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from zoneinfo import available_timezones
 
+import aiohttp
 import discord
 import yarl
 from discord import app_commands
@@ -45,6 +46,10 @@ PERMISSIONS = discord.Permissions(
 )
 SCOPES = ("bot", "applications.commands")
 _ZONES = sorted(available_timezones())
+
+
+class DiscordLoginError(RuntimeError):
+    """The token was refused or Discord could not be reached; the message says which."""
 
 
 @dataclass(frozen=True)
@@ -132,7 +137,17 @@ class DiscordAdapter:
 
     async def login(self) -> None:
         """REST only: enough to post digests and sync commands without the gateway."""
-        await self.client.login(self.config.token)
+        try:
+            await self.client.login(self.config.token)
+        except discord.LoginFailure:
+            await self.client.close()
+            raise DiscordLoginError(
+                "Discord refused DISCORD_TOKEN: copy the token again from the Bot page of the "
+                "application in the Discord Developer Portal"
+            ) from None
+        except (aiohttp.ClientError, OSError) as exc:
+            await self.client.close()
+            raise DiscordLoginError(f"Discord could not be reached ({type(exc).__name__}: {exc})") from None
 
     async def start(self) -> None:
         await self.login()

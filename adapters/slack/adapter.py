@@ -94,7 +94,9 @@ class SlackConfig:
         return bool(self.client_id and self.client_secret)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> SlackConfig:
+    def from_settings(cls, settings: Settings, *, serving: bool = True) -> SlackConfig:
+        """`serving=False`: only to post (`paperboy digest post`), which needs no way in."""
+
         def secret(value: SecretStr | None) -> str | None:
             return value.get_secret_value() if value else None
 
@@ -108,7 +110,7 @@ class SlackConfig:
             http_host=settings.http_host,
             http_port=settings.http_port,
         )
-        if not config.app_token and not config.signing_secret:
+        if serving and not config.app_token and not config.signing_secret:
             raise SlackSetupError(
                 "Slack over HTTP needs SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN for Socket Mode)"
             )
