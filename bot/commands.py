@@ -293,7 +293,7 @@ class CommandRouter:
         if action not in {"here", "off"}:
             raise UsageError("digest takes here, off or status.")
         if not await publisher.can_manage(command.user, command.channel):
-            return Reply("Only people who can manage this channel can change its digest.", ok=False)
+            return Reply(f"Only {publisher.who_manages} can change this channel's digest.", ok=False)
         if action == "off":
             removed = await self.subscriptions.delete(command.channel)
             await self.subscription_changed(command.channel, None)

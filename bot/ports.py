@@ -26,6 +26,7 @@ class Publisher(Protocol):
     """The whole adapter contract; everything else is decided in the core."""
 
     platform: str
+    who_manages: str  # who may change a digest, as the platform's users know them
 
     async def publish(
         self, channel: ChannelRef, message: Outgoing, *, thread: PostRef | None = None

@@ -54,6 +54,7 @@ class FilePublisher:
 
     def __init__(self, platform: str, out_file: Path, *, delay: float, hang_after: int | None) -> None:
         self.platform = platform
+        self.who_manages = "anyone"
         self.out_file = out_file
         self.delay = delay
         self.hang_after = hang_after

@@ -48,6 +48,7 @@ class RecordingPublisher:
     """Records every message; can fail or hang the Nth publish, or refuse management."""
 
     platform: str = "test"
+    who_manages: str = "channel managers"
     managers: set[str] | None = None  # None: everyone may manage channels
     posts: list[Published] = field(default_factory=list)
     dms: list[tuple[UserRef, Outgoing]] = field(default_factory=list)

@@ -118,7 +118,7 @@ async def test_today_is_the_newest_list_by_upvotes(core: Core, fake_hf: FakeHF) 
 async def test_digest_here_needs_a_channel_manager(core: Core, publisher: RecordingPublisher) -> None:
     publisher.managers = {"boss"}
     denied = await run(core, "digest here 08:30")
-    assert not denied.ok and "Only people who can manage this channel" in denied.text
+    assert not denied.ok and "Only channel managers can change this channel's digest." in denied.text
     assert await core.bot.subscriptions.get(CHANNEL) is None
     assert not (await run(core, "digest off")).ok
     boss = UserRef("test", "team-1", "boss")

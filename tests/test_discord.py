@@ -129,7 +129,7 @@ async def test_every_subcommand_is_deferred_then_answered(
         fake_discord, ["digest", "here"], {"time": "08:30", "timezone": "Europe/Berlin"}
     )
     assert callback["data"]["flags"] & EPHEMERAL and answer["flags"] & EPHEMERAL  # refused privately
-    assert "Only people who can manage this channel" in answer["content"]
+    assert "Only members with the Manage Channels permission can change" in answer["content"]
     callback, answer = await slash(
         fake_discord,
         ["digest", "here"],

@@ -167,7 +167,7 @@ async def test_every_subcommand_answers_through_response_url(slack: SlackHarness
     answer = await slack.command("digest status", user="U1")
     assert "08:30 Europe/Berlin" in answer["text"]
     answer = await slack.command("digest off", user="U1")  # not an admin
-    assert "Only people who can manage this channel" in answer["text"]
+    assert "Only Slack workspace admins and owners can change" in answer["text"]
     answer = await slack.command("digest off")
     assert answer["response_type"] == "in_channel" and answer["text"] == "Daily digest off for this channel."
     answer = await slack.command("bogus <!channel>")

@@ -39,6 +39,7 @@ class ConsoleAdapter:
     """Publisher for the console, and the read loop that feeds the core."""
 
     platform = PLATFORM
+    who_manages = "the console's user"
 
     def __init__(self, bot: PaperBot, *, out: TextIO, user: str = "you") -> None:
         self.bot = bot

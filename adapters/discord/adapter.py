@@ -105,6 +105,7 @@ def _private_unless_manager(interaction: discord.Interaction) -> bool:
 
 class DiscordAdapter:
     platform = PLATFORM
+    who_manages = "members with the Manage Channels permission"
 
     def __init__(self, bot: PaperBot, config: DiscordConfig, *, sharded: bool = False) -> None:
         point_at(config)

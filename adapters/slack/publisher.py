@@ -53,6 +53,7 @@ def make_client(*, token: str | None, base_url: str) -> AsyncWebClient:
 
 class SlackPublisher:
     platform = PLATFORM
+    who_manages = "Slack workspace admins and owners"
 
     def __init__(self, client_for: ClientFor, *, channel_interval: float = CHANNEL_INTERVAL) -> None:
         self._client_for = client_for
