@@ -58,10 +58,21 @@ class _WithoutRequestBody(logging.Filter):
         return True
 
 
+class _WithoutTokenNotice(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN itself and warns that the client paperboy gives it wins; it
+    is the same token, so the warning only confuses."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
+
 def _hide_rejected_bodies() -> None:
     verification_log = logging.getLogger("slack_bolt.RequestVerification")
     if not any(isinstance(f, _WithoutRequestBody) for f in verification_log.filters):
         verification_log.addFilter(_WithoutRequestBody())
+    app_log = logging.getLogger("slack_bolt.AsyncApp")
+    if not any(isinstance(f, _WithoutTokenNotice) for f in app_log.filters):
+        app_log.addFilter(_WithoutTokenNotice())
 
 
 def reaction_emoji(name: str) -> str:
