@@ -370,25 +370,34 @@ async def test_auto_sharded_client_when_shards_are_set(core: Core, fake_discord:
         await adapter.stop()
 
 
-async def test_paperboy_run_with_a_discord_token(
-    fake_discord: FakeDiscord, fake_hf: FakeHF, tmp_path: Any
-) -> None:
+def cli_env(fake_discord: FakeDiscord, fake_hf: FakeHF, token: str) -> dict[str, str]:
+    """The environment of a `paperboy` child process that talks to the fakes."""
     import os
 
-    env = {
+    return {
         **os.environ,
-        "DISCORD_TOKEN": "fake-token-from-env",
+        "DISCORD_TOKEN": token,
         "DISCORD_API_BASE_URL": fake_discord.api_base,
         "DISCORD_GATEWAY_URL": fake_discord.ws_url,
         "PAPERBOY_HF_BASE_URL": fake_hf.url,
         "PYTHONPATH": str(PROJECT_ROOT),
     }
 
+
+async def run_cli(env: dict[str, str], cwd: Any, *args: str) -> tuple[int, str]:
+    process = await spawn(*args, env=env, cwd=cwd)
+    out, _ = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode is not None
+    return process.returncode, out.decode()
+
+
+async def test_paperboy_run_with_a_discord_token(
+    fake_discord: FakeDiscord, fake_hf: FakeHF, tmp_path: Any
+) -> None:
+    env = cli_env(fake_discord, fake_hf, "fake-token-from-env")
+
     async def cli(*args: str) -> tuple[int, str]:
-        process = await spawn(*args, env=env, cwd=tmp_path)
-        out, _ = await asyncio.wait_for(process.communicate(), 60)
-        assert process.returncode is not None
-        return process.returncode, out.decode()
+        return await run_cli(env, tmp_path, *args)
 
     code, out = await cli("discord", "invite-url")
     assert code == 0 and f"client_id={APP_ID}" in out and "applications.commands" in out
@@ -414,20 +423,10 @@ async def test_paperboy_run_with_a_discord_token(
 async def test_a_refused_token_is_one_clear_line_not_a_traceback(
     fake_discord: FakeDiscord, fake_hf: FakeHF, tmp_path: Any
 ) -> None:
-    import os
-
-    env = {
-        **os.environ,
-        "DISCORD_TOKEN": "revoked-token",
-        "DISCORD_API_BASE_URL": fake_discord.api_base,
-        "PAPERBOY_HF_BASE_URL": fake_hf.url,
-        "PYTHONPATH": str(PROJECT_ROOT),
-    }
+    env = cli_env(fake_discord, fake_hf, "revoked-token")
     fake_discord.fail_next("GET", "/users/@me", 401, times=100)  # every login, however many
     for args in (("discord", "invite-url"), ("run",)):
-        process = await spawn(*args, env=env, cwd=tmp_path)
-        out, _ = await asyncio.wait_for(process.communicate(), 60)
-        text = out.decode()
-        assert process.returncode == 2, text
+        code, text = await run_cli(env, tmp_path, *args)
+        assert code == 2, text
         assert "Discord refused DISCORD_TOKEN" in text
         assert "Traceback" not in text and "Unclosed" not in text and "revoked-token" not in text
