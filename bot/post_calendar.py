@@ -1,17 +1,20 @@
 """Which Daily Papers list a channel's post carries, and when it goes out (pure functions).
 
 The list for UTC day D keeps filling until about 21:30 New York time on D. A channel posts on
-its local weekdays at its post time. West of New York (and in Europe) the newest list closed
-by the post time is always new: Tuesday 09:00 in Berlin carries Monday's list. East of it (Tokyo
-at 09:00 is 19:00 in New York the day before) the newest closed list at the post time is often
-the one posted the day before; that day's post then carries the next list and goes out when it
-closes (11:30 in Tokyo). So every weekday list is posted once, none is skipped, and no post
-goes out in the evening before the next post time.
+its local weekdays at its post time, each post carrying the list a fixed number of weekdays
+before the local date: Tuesday 09:00 in Berlin carries Monday's list. A fixed lag means each
+weekday list is posted exactly once, none skipped, whatever clock changes happen on either side.
+
+The lag is the smallest that has the list closed by the post time, or at most MAX_WAIT after it,
+all year round: Tokyo at 09:00 (19:00 in New York the day before) carries the previous weekday's
+list and posts it when it closes (11:30, or 10:30 in US summer time), rather than a list a day
+older at 09:00; New York at 09:00 never waits until 21:30 for the same day's list.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -19,8 +22,14 @@ from bot.scheduling import wall_clock_to_utc
 
 NEW_YORK = ZoneInfo("America/New_York")
 LIST_CLOSES = dt.time(21, 30)
-# How many local weekdays back the carried-list chain starts; any steady state is reached in two.
-_CHAIN_START = 7
+# The longest a post may wait past its post time for its list to close.
+MAX_WAIT = dt.timedelta(hours=6)
+# Reference days for the lag: every Tuesday to Friday of a year (a Monday post carries Friday's
+# list, closed long before). Clock changes in the channel's zone and in New York move the closing
+# time by an hour against the post time, in either direction, on their own dates.
+_REFERENCE_DAYS = tuple(
+    day for day in (dt.date(2026, 1, 1) + dt.timedelta(days=n) for n in range(365)) if 1 <= day.weekday() <= 4
+)
 
 
 def list_closes_at(day: dt.date) -> dt.datetime:
@@ -57,19 +66,33 @@ class PlannedPost:
     at: dt.datetime  # when it goes out: the post time, or later when the list closes after it
 
 
+def weekdays_before(day: dt.date, count: int) -> dt.date:
+    for _ in range(count):
+        day = previous_weekday(day)
+    return day
+
+
+@functools.cache
+def lag_weekdays(post_time: dt.time, zone: ZoneInfo) -> int:
+    """How many weekdays before its local date a post's list is: the least that has the list
+    closed by the post time plus MAX_WAIT on every reference day."""
+
+    def lag_on(day: dt.date) -> int:
+        latest = wall_clock_to_utc(day, post_time, zone) + MAX_WAIT
+        lag = 0
+        while list_closes_at(weekdays_before(day, lag)) > latest:
+            lag += 1
+        return lag
+
+    return max(lag_on(day) for day in _REFERENCE_DAYS)
+
+
 def planned_post(post_time: dt.time, zone: ZoneInfo, local_day: dt.date) -> PlannedPost:
-    """The post of local weekday `local_day`: each post carries the newest list closed by its
-    post time, or, when that one went out the weekday before, the next list once it closes."""
-    days = [local_day]
-    while len(days) < _CHAIN_START:
-        days.append(previous_weekday(days[-1]))
-    carried: dt.date | None = None
-    for day in reversed(days):
-        newest = newest_closed_day(wall_clock_to_utc(day, post_time, zone))
-        carried = newest if carried is None or newest > carried else next_weekday(carried)
-    assert carried is not None
+    """The post of local weekday `local_day`: its list, and when it goes out (the post time, or
+    later when its list closes after it)."""
+    list_day = weekdays_before(local_day, lag_weekdays(post_time, zone))
     slot = wall_clock_to_utc(local_day, post_time, zone)
-    return PlannedPost(local_day, carried, max(slot, list_closes_at(carried).astimezone(dt.UTC)))
+    return PlannedPost(local_day, list_day, max(slot, list_closes_at(list_day).astimezone(dt.UTC)))
 
 
 def todays_post(post_time: dt.time, zone: ZoneInfo, now: dt.datetime) -> PlannedPost | None:
