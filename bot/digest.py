@@ -63,6 +63,7 @@ class DigestOutcome:
     day: dt.date | None
     posted: int  # messages sent by this run (header included)
     note: str
+    complete: bool = False  # every message of that day's digest is in the channel
 
 
 class Digester:
@@ -140,7 +141,7 @@ class Digester:
                 f"{day_label(target)}'s digest is being posted by another process; if that one "
                 "stopped, the rest goes out after a five-minute lease."
             )
-        return DigestOutcome(target, sent, note)
+        return DigestOutcome(target, sent, note, complete=all(row.sent_at for row in after))
 
     async def _plan(self, sub: Subscription, day: dt.date, now: dt.datetime) -> str | None:
         """Claim the header and every chosen paper of `day`, or say why there is nothing to post."""
@@ -224,8 +225,9 @@ class Digester:
             log.warning("%s was taken over by another process while it was being sent", what)
         return ref
 
-    async def recap(self, channel: ChannelRef) -> DigestOutcome:
-        """Monday's recap: last week's papers ranked by this community's votes."""
+    async def recap(self, channel: ChannelRef, *, votes_before: dt.datetime | None = None) -> DigestOutcome:
+        """Monday's recap: last week's papers ranked by this community's votes (those cast before
+        `votes_before`, the Monday post's time, so that a later retry decides the same way)."""
         now = self.clock.now()
         sub = await self.subscriptions.get(channel)
         publisher = self.publishers.get(channel.platform)
@@ -235,7 +237,7 @@ class Digester:
         monday = today - dt.timedelta(days=today.weekday())
         week_start = monday - dt.timedelta(days=7)
         tallies = await self.votes.top(
-            channel.platform, channel.community, since=week_start, limit=RECAP_SIZE
+            channel.platform, channel.community, since=week_start, limit=RECAP_SIZE, cast_before=votes_before
         )
         tallies = [t for t in tallies if t.up > 0]
         if not tallies:

@@ -164,10 +164,11 @@ class PaperBot:
             if post is None or post.at > now:
                 return None
             outcome = await self.digester.run(channel, day=post.list_day)
-            # The recap follows the Monday post that this run made, so it is decided once, not
-            # again at every catch-up (a vote at noon would otherwise bring a recap at 12:30).
-            if outcome.posted and post.local_day.weekday() == 0:
-                await self.digester.recap(channel)
+            # The recap follows a complete Monday post, whoever posted it, and counts the votes
+            # cast before that post's time: a catch-up retries a recap that failed to send, but
+            # a vote at noon cannot bring one at 12:30. The ledger keeps it to one.
+            if outcome.complete and post.local_day.weekday() == 0:
+                await self.digester.recap(channel, votes_before=post.at)
             return outcome
         except Exception:
             log.exception("digest for %s/%s failed", channel.platform, channel.channel)

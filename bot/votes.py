@@ -108,12 +108,22 @@ class VoteBook:
                     )
                 )
 
-    async def top(self, platform: str, community: str, *, since: dt.date | None, limit: int) -> list[Tally]:
+    async def top(
+        self,
+        platform: str,
+        community: str,
+        *,
+        since: dt.date | None,
+        limit: int,
+        cast_before: dt.datetime | None = None,
+    ) -> list[Tally]:
         """Papers this community voted for, most 👍 first (a user counts once per paper)."""
         voters = func.count(func.distinct(REACTIONS.c.user_hash))
         conditions = [REACTIONS.c.platform == platform, REACTIONS.c.community == community]
         if since:
             conditions.append(REACTIONS.c.digest_day >= since)
+        if cast_before:
+            conditions.append(REACTIONS.c.created_at < cast_before)
         stmt = (
             select(REACTIONS.c.paper_id, voters.label("up"))
             .where(and_(*conditions, REACTIONS.c.kind == UP))

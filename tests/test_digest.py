@@ -430,6 +430,31 @@ async def test_the_recap_is_decided_with_the_monday_post_not_at_every_catch_up(
     assert not any(post.text.startswith("Weekly recap") for post in publisher.posts)
 
 
+@pytest.mark.parametrize("first_try", ["the recap fails to send", "the digest was posted by hand"])
+async def test_a_monday_recap_still_goes_out_once(
+    core: Core, fake_hf: FakeHF, publisher: RecordingPublisher, clock: FakeClock, first_try: str
+) -> None:
+    fake_hf.set_day("2025-11-20", sample_items(2, day=dt.date(2025, 11, 20)))
+    fake_hf.set_day("2025-11-21", sample_items(2, day=dt.date(2025, 11, 21), start=10))
+    await subscribe(core)  # 09:00 UTC
+    await core.bot.post_digest(CHANNEL)
+    await core.bot.handle_reaction(
+        Reaction(publisher.paper_posts()[0].ref, UserRef("test", "team-1", "U9"), "👍", True)
+    )
+    if first_try == "the recap fails to send":
+        clock.set(at(2025, 11, 24, 9))
+        publisher.fail_at[publisher.attempts + 4] = ConnectionResetError("503")  # after header + 2 cards
+    else:
+        clock.set(at(2025, 11, 24, 8))
+        await core.bot.post_digest(CHANNEL)  # `paperboy digest post` before the post time
+    await core.bot.catch_up()
+    for _ in range(6):
+        clock.advance(minutes=30)
+        await core.bot.catch_up()
+    recaps = [post for post in publisher.posts if post.text.startswith("Weekly recap")]
+    assert len(recaps) == 1
+
+
 async def test_a_post_time_changed_elsewhere_is_kept_by_a_job_scheduled_for_the_old_one(
     core: Core, fake_hf: FakeHF, publisher: RecordingPublisher, clock: FakeClock
 ) -> None:
