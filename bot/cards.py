@@ -38,7 +38,7 @@ def cut_escaped(text: str, limit: int, escape: Callable[[str], str]) -> str:
     if len(escaped) <= limit:
         return escaped
     best = ""
-    low, high = 0, min(len(text), limit)
+    low, high = 0, len(text)  # cut_at_word often returns less than its budget
     while low <= high:
         budget = (low + high) // 2
         candidate = escape(cut_at_word(text, budget))

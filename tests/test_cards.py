@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.cards import authors_line, card_text, cut_at_word, digest_header, paper_card, summary_of
+from bot.cards import authors_line, card_text, cut_at_word, cut_escaped, digest_header, paper_card, summary_of
 from bot.hf_parse import parse_daily_items
 from bot.types import Paper
 from tests.fake_hf import load_sample
@@ -89,3 +89,15 @@ def test_headers() -> None:
     assert (
         digest_header(day, 0, 5) == "Daily Papers · Fri 21 Nov 2025 · none of 5 passed this channel's filters"
     )
+
+
+def test_an_escaped_cut_keeps_the_longest_start_that_fits() -> None:
+    def escape(text: str) -> str:
+        return text.replace("&", "&amp;")
+
+    assert cut_escaped("aa bb, cc", 6, escape) == "aa bb…"  # from a budget beyond the limit
+    for text in ("&" * 50, "R&D " * 40, "word" * 300, "", "x"):
+        for limit in range(0, 40):
+            cut = cut_escaped(text, limit, escape)
+            assert len(cut) <= limit
+            assert not cut or cut.replace("&amp;", "&").rstrip("…") in text
