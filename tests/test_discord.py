@@ -13,6 +13,8 @@ import yarl
 
 from adapters.app import Core
 from adapters.discord.adapter import PERMISSIONS, DiscordAdapter, DiscordConfig, invite_url
+from bot.cards import paper_card
+from bot.hf_parse import parse_daily_items
 from bot.types import ChannelRef
 from tests.fake_discord import (
     APP_ID,
@@ -201,6 +203,19 @@ async def test_a_channel_that_cannot_hold_threads_gets_its_digest_flat(
     posted = fake_discord.messages[CHANNEL_ID]
     assert posted[-5]["content"].startswith("Daily Papers") and all(m["embeds"] for m in posted[-4:])
     assert not fake_discord.threads
+
+
+async def test_a_card_discord_refuses_as_malformed_goes_out_as_text(
+    core: Core, adapter: DiscordAdapter, fake_discord: FakeDiscord
+) -> None:
+    papers, _ = parse_daily_items(sample_items(1, day=dt.date(2025, 11, 20)), source="test")
+    card = paper_card(papers[0])
+    invalid = {"message": "Invalid Form Body", "code": 50035}
+    fake_discord.fail_next("POST", f"/channels/{CHANNEL_ID}/messages", 400, body=invalid)
+    ref = await adapter.publish(CHANNEL, card)
+    posted = fake_discord.messages[CHANNEL_ID][-1]
+    assert str(posted["id"]) == ref.message_id and not posted.get("embeds")
+    assert posted["content"].endswith(card.link) and "▲" in posted["content"]
 
 
 async def test_votes_from_raw_reactions_on_uncached_messages(

@@ -17,12 +17,12 @@ import discord
 import yarl
 from discord import app_commands
 
-from adapters.discord.render import outgoing_messages, reply_message
+from adapters.discord.render import outgoing_messages, post_fallback, reply_message
 from bot.commands import parse_command
 from bot.config import Settings
 from bot.paperbot import PaperBot
 from bot.ports import ChannelUnavailable, Outgoing
-from bot.types import ChannelRef, Command, PostRef, Reaction, UserRef
+from bot.types import ChannelRef, Command, Post, PostRef, Reaction, UserRef
 
 log = logging.getLogger(__name__)
 
@@ -339,13 +339,28 @@ class DiscordAdapter:
             else:
                 target = await self._messageable(int(channel.channel))
             sent = [
-                await target.send(content=content, embeds=embeds)
+                await self._send(target, message, content, embeds)
                 for content, embeds in outgoing_messages(message)
             ]
         except (discord.Forbidden, discord.NotFound) as exc:
             # Retrying these gets a bot's IP banned (10,000 invalid requests in 10 minutes).
             raise ChannelUnavailable(f"Discord said {exc.status} {exc.text or ''}".strip()) from None
         return PostRef(channel, str(sent[0].id), thread.message_id if thread else None)
+
+    async def _send(
+        self, target: Any, message: Outgoing, content: str | None, embeds: list[discord.Embed]
+    ) -> Any:
+        """One message; a card Discord refuses as malformed (400) goes again as plain text, so
+        that one odd paper never stops a digest."""
+        try:
+            return await target.send(content=content, embeds=embeds)
+        except discord.HTTPException as exc:
+            if exc.status != 400 or not isinstance(message, Post):
+                raise
+            log.warning(
+                "Discord refused the card for %s (%s); posting it as text", message.paper_id, exc.text
+            )
+            return await target.send(content=post_fallback(message))
 
     async def send_dm(self, user: UserRef, message: Outgoing) -> None:
         target = self.client.get_user(int(user.user)) or await self.client.fetch_user(int(user.user))

@@ -69,6 +69,11 @@ def post_embed(post: Post) -> discord.Embed:
     return embed
 
 
+def post_fallback(post: Post) -> str:
+    """A card as one line of text: title, upvotes and link."""
+    return _fit(f"{post.title} · ▲ {post.upvotes} · ", MAX_CONTENT - len(post.link) - 1) + safe_url(post.link)
+
+
 def notice_contents(notice: Notice) -> list[str]:
     """A notice as one or more messages of at most 2,000 characters, split between lines.
 
