@@ -45,6 +45,10 @@ _TYPES: dict[str, Any] = {
 NO_MATCH = "No papers match."
 NOTHING_TO_SEARCH = 'Nothing to search for: use words, "phrases" or filters such as author:NAME.'
 ONLY_EXCLUSIONS = "Add a word to search for: -word only narrows a search."
+ONLY_STOPWORDS = (
+    'No papers match: words such as "the", "not" or "with" are too common to be searched for. '
+    "Add a more specific word."
+)
 
 
 _COLUMN_NAMES = tuple(column.strip().removeprefix("p.") for column in _COLUMNS.split(","))
@@ -118,6 +122,8 @@ class PaperSearch:
                 statement = statement.bindparams(bindparam("among", expanding=True))
             async with self.engine.connect() as conn:
                 result = (await conn.execute(statement, params)).all()
+                if not result and "ws" in params and await self._only_stopwords(conn, params["ws"]):
+                    return SearchResults(message=ONLY_STOPWORDS)
             papers = tuple(row_to_paper(row) for row in result)
             candidates = result[0]._mapping["candidates"] if result else 0
         return SearchResults(
@@ -125,6 +131,15 @@ class PaperSearch:
             message=None if papers else NO_MATCH,
             truncated_candidates=bool(papers) and candidates >= self.candidate_cap,
         )
+
+    @staticmethod
+    async def _only_stopwords(conn: Any, websearch: str) -> bool:
+        """PostgreSQL's english configuration drops stopwords, so a query of nothing else is
+        empty and matches nothing (SQLite's FTS5 indexes every word and finds them)."""
+        nodes = await conn.scalar(
+            text("SELECT numnode(websearch_to_tsquery('english', :ws))"), {"ws": websearch}
+        )
+        return bool(nodes == 0)
 
     def _sqlite_paper(self, row: tuple[Any, ...]) -> Paper:
         values = dict(zip(_COLUMN_NAMES, row, strict=False))

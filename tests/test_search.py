@@ -243,3 +243,14 @@ async def test_an_in_memory_sqlite_database_is_refused_with_a_clear_message() ->
             PaperSearch(engine)
     finally:
         await engine.dispose()
+
+
+async def test_a_query_of_only_very_common_words_finds_them_or_says_why_not(search: PaperSearch) -> None:
+    # SQLite's FTS5 indexes every word; PostgreSQL's english configuration drops stopwords, so
+    # there such a query can match nothing, and the answer says why rather than "no papers".
+    found = await search.search(parse_query("the"), limit=5)
+    if search.engine.dialect.name == "sqlite":
+        assert found.papers
+    else:
+        assert not found.papers and found.message and "too common" in found.message
+    assert (await search.search(parse_query("the zzzqqq"), limit=5)).message == NO_MATCH
