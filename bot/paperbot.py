@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 import logging
 from collections.abc import Callable, Coroutine
+from functools import partial
 from typing import Any
 
 from bot.cards import cut_at_word
@@ -17,7 +18,7 @@ from bot.follows import SavedSearches
 from bot.ingest import Ingestor, days_in_range
 from bot.ports import Clock, Publisher
 from bot.post_calendar import list_closes_at, todays_post
-from bot.scheduling import Scheduler
+from bot.scheduling import Scheduler, wall_clock_to_utc
 from bot.search import PaperSearch
 from bot.source import HFSource, HFUnavailable
 from bot.store import PaperStore
@@ -35,6 +36,11 @@ SORRY = "Sorry, something went wrong answering that. It has been logged."
 
 def digest_job_id(channel: ChannelRef) -> str:
     return f"digest:{channel.platform}:{channel.community}:{channel.channel}"
+
+
+def waiting_post_job_id(channel: ChannelRef) -> str:
+    """Today's post that waits for its list to close (bot.post_calendar), run when it does."""
+    return f"digest-wait:{channel.platform}:{channel.community}:{channel.channel}"
 
 
 class PaperBot:
@@ -161,7 +167,14 @@ class PaperBot:
                 return None
             now = self.clock.now()
             post = todays_post(sub.post_time, sub.zone, now)
-            if post is None or post.at > now:
+            if post is None:
+                return None
+            if post.at > now:
+                # The list closes after the post time: post when it closes, not at the next refresh.
+                if now >= wall_clock_to_utc(post.local_day, sub.post_time, sub.zone):
+                    self.scheduler.once(
+                        waiting_post_job_id(channel), partial(self._digest_job, channel), at=post.at
+                    )
                 return None
             outcome = await self.digester.run(channel, day=post.list_day)
             # The recap follows a complete Monday post, whoever posted it, and counts the votes
@@ -274,6 +287,7 @@ class PaperBot:
     async def _subscription_changed(self, channel: ChannelRef, sub: Subscription | None) -> None:
         if sub is None or sub.paused_reason:
             self.scheduler.cancel(digest_job_id(channel))
+            self.scheduler.cancel(waiting_post_job_id(channel))
         else:
             self._schedule(sub)
 

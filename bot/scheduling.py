@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 MISFIRE_GRACE_SECONDS = 3600
@@ -90,6 +91,10 @@ class Scheduler:
     def daily_at(self, job_id: str, job: Job, *, at: dt.time, zone: ZoneInfo) -> None:
         """Run `job` on weekdays at `at` local time in `zone`."""
         self._add(job_id, job, LocalTimeTrigger(at, zone))
+
+    def once(self, job_id: str, job: Job, *, at: dt.datetime) -> None:
+        """Run `job` once at `at` (a later call with the same id moves it)."""
+        self._add(job_id, job, DateTrigger(run_date=at, timezone=dt.UTC))
 
     def every(self, job_id: str, job: Job, *, minutes: float) -> None:
         self._add(job_id, job, IntervalTrigger(minutes=minutes, timezone=dt.UTC))

@@ -273,6 +273,19 @@ async def test_a_week_of_refreshes_posts_one_digest_a_day_at_the_right_local_tim
     assert posted == expected
 
 
+async def test_a_post_that_waits_for_its_list_is_scheduled_for_when_it_closes(
+    core: Core, publisher: RecordingPublisher, clock: FakeClock
+) -> None:
+    clock.set(at(2025, 11, 24, 12))
+    await subscribe(core, "09:00 Asia/Tokyo")
+    clock.set(at(2025, 11, 25, 0))  # Tuesday 09:00 in Tokyo; Monday's list closes at 11:30
+    assert await core.bot.catch_up() == [] and publisher.posts == []
+    when = core.bot.scheduler.next_run("digest-wait:test:team-1:C1")
+    assert when == at(2025, 11, 25, 2, 30)  # 11:30 in Tokyo, not the next refresh after it
+    await core.bot.handle_command(Command("digest", "off", ADMIN, CHANNEL))
+    assert core.bot.scheduler.next_run("digest-wait:test:team-1:C1") is None
+
+
 async def test_a_first_post_between_post_time_and_close_does_not_put_a_channel_behind(
     core: Core, fake_hf: FakeHF, publisher: RecordingPublisher, clock: FakeClock
 ) -> None:
