@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Set
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, and_, delete, func, select
@@ -78,26 +78,35 @@ class SavedSearches:
             await conn.execute(delete(SAVED).where(SAVED.c.id == target.id))
         return target.query
 
-    async def alerts(self, new_papers: Sequence[str], *, now: dt.datetime) -> dict[UserRef, list[Paper]]:
-        """Papers among `new_papers` that match each user's saved searches and were not sent yet.
+    async def alerts(
+        self, listed: Mapping[str, dt.datetime], *, now: dt.datetime, platforms: Set[str]
+    ) -> dict[UserRef, list[Paper]]:
+        """Papers among `listed` (first listed at the time given) that match each user's saved
+        searches, were listed once the search was saved, and were not sent yet.
 
         Each (search, paper) pair is claimed before it is returned, so a paper is alerted at
         most once even when two bot processes run the same refresh.
         """
-        if not new_papers:
+        if not listed:
             return {}
         async with self.engine.connect() as conn:
-            rows = (await conn.execute(select(SAVED).order_by(SAVED.c.id))).all()
+            rows = (
+                await conn.execute(select(SAVED).where(SAVED.c.platform.in_(platforms)).order_by(SAVED.c.id))
+            ).all()
         found: dict[UserRef, dict[str, Paper]] = defaultdict(dict)
         for row in rows:
             try:
                 query = parse_query(row.query)
             except QueryError:
                 continue  # saved before a grammar change; `following` still shows it
-            results = await self.search.search(query, limit=MAX_ALERT_PAPERS, among=new_papers)
+            among = [paper_id for paper_id, when in listed.items() if when >= row.created_at]
+            if not among:
+                continue
+            results = await self.search.search(query, limit=MAX_ALERT_PAPERS, among=among)
             user = UserRef(row.platform, row.community, row.user_id)
             for paper in results.papers:
-                if paper.id not in found[user] and await self._claim(row.id, paper.id, now):
+                # Claimed for every search it matches, so no later run offers it again; listed once.
+                if await self._claim(row.id, paper.id, now) and paper.id not in found[user]:
                     found[user][paper.id] = paper
         return {user: list(papers.values()) for user, papers in found.items() if papers}
 

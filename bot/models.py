@@ -66,11 +66,16 @@ class DailyEntryRow(SQLModel, table=True):
     """Paper `paper_id` was on the Daily Papers list of UTC day `day`, at position `rank`."""
 
     __tablename__ = "daily_entries"
-    __table_args__ = (Index("ix_daily_entries_paper", "paper_id"),)
+    __table_args__ = (
+        Index("ix_daily_entries_paper", "paper_id"),
+        Index("ix_daily_entries_listed_at", "listed_at"),
+    )
 
     day: dt.date = Field(primary_key=True)
     paper_id: str = Field(primary_key=True, foreign_key="papers.id", max_length=64)
     rank: int
+    # When this listing was first stored (None: before revision 0007); alerts go by it.
+    listed_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
 
 
 class DailyFetchRow(SQLModel, table=True):

@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 FIRST_START_DAYS = 7
 REFRESH_JOB = "refresh"
 DIGEST_FRESHNESS = dt.timedelta(minutes=10)
+# Papers first listed this recently are "new" for saved-search alerts (covers a bot down a day).
+ALERT_WINDOW = dt.timedelta(days=2)
 SORRY = "Sorry, something went wrong answering that. It has been logged."
 
 
@@ -211,7 +213,7 @@ class PaperBot:
     async def _fetch_and_alert(self, day: dt.date) -> FetchReport:
         # Papers that reach a list here, before the refresh job sees them, still get alerts.
         report = await self.ingestor.fetch_days([day])
-        await self.send_alerts(report.new_paper_ids)
+        await self.send_alerts()
         return report
 
     async def refresh(self) -> FetchReport | None:
@@ -222,7 +224,7 @@ class PaperBot:
             self._report_outage(exc)
             return None
         self._hf_down = False
-        await self.send_alerts(report.new_paper_ids)
+        await self.send_alerts()
         await self.catch_up()
         return report
 
@@ -234,10 +236,17 @@ class PaperBot:
             self.announce(f"Hugging Face is unreachable ({exc}); paperboy keeps running and retries later.")
         self._hf_down = True
 
-    async def send_alerts(self, new_paper_ids: tuple[str, ...] | list[str]) -> int:
-        """One direct message per user listing new papers that match their saved searches."""
+    async def send_alerts(self) -> int:
+        """One direct message per user listing new papers that match their saved searches.
+
+        "New" is first listed in the last ALERT_WINDOW, as the database says, so papers listed by
+        any process (a digest's fetch, `paperboy fetch`) are covered. Only users on platforms
+        this process is connected to are considered; another instance alerts the others.
+        """
         sent = 0
-        alerts = await self.follows.alerts(list(new_paper_ids), now=self.clock.now())
+        now = self.clock.now()
+        listed = await self.store.first_listed_since(now - ALERT_WINDOW)
+        alerts = await self.follows.alerts(listed, now=now, platforms=set(self.publishers))
         for user, papers in alerts.items():
             publisher = self.publishers.get(user.platform)
             if publisher is None:
@@ -270,7 +279,7 @@ class PaperBot:
             f"First start: fetched {report.new_papers} papers from the last {FIRST_START_DAYS} days. "
             "Try /paper today or /paper search QUERY."
         )
-        await self.send_alerts(report.new_paper_ids)
+        await self.send_alerts()
         return report
 
     async def catch_up(self) -> list[DigestOutcome]:

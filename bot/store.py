@@ -7,7 +7,7 @@ import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Row, and_, bindparam, delete, func, select, text
+from sqlalchemy import Row, and_, bindparam, delete, exists, func, or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -282,7 +282,10 @@ class PaperStore:
                 )
                 await conn.execute(
                     stmt,
-                    [{"day": day, "paper_id": pid, "rank": rank} for rank, pid in enumerate(ids, 1)],
+                    [
+                        {"day": day, "paper_id": pid, "rank": rank, "listed_at": now}
+                        for rank, pid in enumerate(ids, 1)
+                    ],
                 )
             fetch = self._insert(FETCHES)
             fetch = fetch.on_conflict_do_update(
@@ -313,6 +316,23 @@ class PaperStore:
         stmt = select(FETCHES.c.day, FETCHES.c.paper_count).where(FETCHES.c.day.between(since, until))
         async with self.engine.connect() as conn:
             return {row.day: row.paper_count for row in await conn.execute(stmt)}
+
+    async def first_listed_since(self, since: dt.datetime) -> dict[str, dt.datetime]:
+        """Papers that went onto their first daily list at or after `since`, and when."""
+        earlier = ENTRIES.alias("earlier")
+        stmt = (
+            select(ENTRIES.c.paper_id, func.min(ENTRIES.c.listed_at))
+            .where(
+                ENTRIES.c.listed_at >= since,
+                ~exists().where(
+                    earlier.c.paper_id == ENTRIES.c.paper_id,
+                    or_(earlier.c.listed_at < since, earlier.c.listed_at.is_(None)),
+                ),
+            )
+            .group_by(ENTRIES.c.paper_id)
+        )
+        async with self.engine.connect() as conn:
+            return {row[0]: row[1] for row in await conn.execute(stmt)}
 
     async def fetched_at(self, day: dt.date) -> dt.datetime | None:
         """When `day`'s list was last fetched completely, or None."""

@@ -81,6 +81,34 @@ async def test_papers_a_digest_fetches_first_are_alerted_too(
     assert len(publisher.dms) == 1
 
 
+async def test_papers_another_process_listed_are_alerted_by_the_next_refresh(
+    core: Core, fake_hf: FakeHF, publisher: RecordingPublisher, clock: FakeClock
+) -> None:
+    await follow(core, ALICE, "reasoning")
+    items = sample_items(12, day=dt.date(2025, 11, 21))
+    fake_hf.set_day("2025-11-21", items)
+    # `paperboy fetch` in another process stores the list first ...
+    other = await core.ingestor.fetch_days([dt.date(2025, 11, 21)])
+    assert other.new_papers == 12 and publisher.dms == []
+    # ... so this process's refresh finds nothing new to it, yet the papers are new to Alice.
+    clock.advance(minutes=5)
+    report = await core.bot.refresh()
+    assert report is not None and report.new_papers == 0
+    assert len(publisher.dms) == 1 and publisher.dms[0][0] == ALICE
+
+
+async def test_a_paper_listed_before_the_search_was_saved_is_not_alerted(
+    core: Core, fake_hf: FakeHF, publisher: RecordingPublisher, clock: FakeClock
+) -> None:
+    fake_hf.set_day("2025-11-21", sample_items(12, day=dt.date(2025, 11, 21)))
+    await core.bot.refresh()
+    clock.advance(minutes=5)
+    await follow(core, ALICE, "reasoning")
+    clock.advance(minutes=30)
+    await core.bot.refresh()
+    assert publisher.dms == []
+
+
 async def test_refresh_during_an_outage_says_so_once(core: Core, fake_hf: FakeHF) -> None:
     from tests.fake_hf import Fault
 
