@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Mapping, Set
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, and_, delete, func, select
@@ -109,6 +109,14 @@ class SavedSearches:
                 if await self._claim(row.id, paper.id, now) and paper.id not in found[user]:
                     found[user][paper.id] = paper
         return {user: list(papers.values()) for user, papers in found.items() if papers}
+
+    async def release(self, user: UserRef, paper_ids: Sequence[str]) -> None:
+        """Give back the claims of an alert that could not be delivered, for the next refresh."""
+        searches = select(SAVED.c.id).where(_user(user)).scalar_subquery()
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                delete(HITS).where(HITS.c.saved_search_id.in_(searches), HITS.c.paper_id.in_(list(paper_ids)))
+            )
 
     async def _claim(self, saved_search_id: int, paper_id: str, now: dt.datetime) -> bool:
         stmt = (

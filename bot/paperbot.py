@@ -257,7 +257,10 @@ class PaperBot:
                 await publisher.send_dm(user, Notice("\n".join(lines)))
                 sent += 1
             except Exception:
-                log.exception("saved-search alert to a %s user failed", user.platform)
+                log.exception(
+                    "saved-search alert to a %s user failed; retried at the next refresh", user.platform
+                )
+                await self.follows.release(user, [paper.id for paper in papers])
         return sent
 
     async def first_start(self) -> FetchReport | None:

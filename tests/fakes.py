@@ -54,6 +54,7 @@ class RecordingPublisher:
     dms: list[tuple[UserRef, Outgoing]] = field(default_factory=list)
     fail_at: dict[int, BaseException] = field(default_factory=dict)
     hang_at: set[int] = field(default_factory=set)  # never answers, like a stalled platform
+    dm_failures: int = 0  # how many of the next direct messages fail
     attempts: int = 0
     abandoned: int = 0  # hung publishes that the caller cancelled
 
@@ -74,6 +75,9 @@ class RecordingPublisher:
         return ref
 
     async def send_dm(self, user: UserRef, message: Outgoing) -> None:
+        if self.dm_failures:
+            self.dm_failures -= 1
+            raise ConnectionResetError("DM failed")
         self.dms.append((user, message))
 
     async def can_manage(self, user: UserRef, channel: ChannelRef) -> bool:

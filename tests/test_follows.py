@@ -109,6 +109,19 @@ async def test_a_paper_listed_before_the_search_was_saved_is_not_alerted(
     assert publisher.dms == []
 
 
+async def test_an_alert_that_could_not_be_sent_is_sent_by_the_next_refresh(
+    core: Core, fake_hf: FakeHF, publisher: RecordingPublisher, clock: FakeClock
+) -> None:
+    await follow(core, ALICE, "reasoning")
+    fake_hf.set_day("2025-11-21", sample_items(12, day=dt.date(2025, 11, 21)))
+    publisher.dm_failures = 1
+    await core.bot.refresh()
+    assert publisher.dms == []
+    clock.advance(minutes=30)
+    await core.bot.refresh()
+    assert len(publisher.dms) == 1 and publisher.dms[0][0] == ALICE
+
+
 async def test_refresh_during_an_outage_says_so_once(core: Core, fake_hf: FakeHF) -> None:
     from tests.fake_hf import Fault
 
