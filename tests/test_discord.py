@@ -319,19 +319,20 @@ async def test_a_429_on_the_channel_is_honoured(
     )
 
 
-async def test_a_403_pauses_the_subscription_without_a_retry_loop(
-    core: Core, adapter: DiscordAdapter, fake_discord: FakeDiscord, fake_hf: FakeHF
+@pytest.mark.parametrize("refusal", [403, 404, 401])  # 401: the token was revoked meanwhile
+async def test_a_refusal_pauses_the_subscription_without_a_retry_loop(
+    core: Core, adapter: DiscordAdapter, fake_discord: FakeDiscord, fake_hf: FakeHF, refusal: int
 ) -> None:
     fake_hf.set_day("2025-11-20", sample_items(2, day=dt.date(2025, 11, 20)))
     await subscribe(fake_discord)
-    fake_discord.fail_next("POST", f"/channels/{CHANNEL_ID}/messages", 403)
+    fake_discord.fail_next("POST", f"/channels/{CHANNEL_ID}/messages", refusal)
     outcome = await core.bot.post_digest(CHANNEL)
-    assert outcome.note.startswith("Paused: Discord said 403")
+    assert outcome.note.startswith(f"Paused: Discord said {refusal}")
     again = await core.bot.post_digest(CHANNEL)
     assert again.posted == 0
     assert len(fake_discord.requests_to("POST", f"/channels/{CHANNEL_ID}/messages")) == 1
     _, status = await slash(fake_discord, ["digest", "status"])
-    assert "Paused: Discord said 403" in status["content"]
+    assert f"Paused: Discord said {refusal}" in status["content"]
 
 
 async def test_saved_search_alerts_arrive_as_direct_messages(

@@ -342,8 +342,11 @@ class DiscordAdapter:
                 await self._send(target, message, content, embeds)
                 for content, embeds in outgoing_messages(message)
             ]
-        except (discord.Forbidden, discord.NotFound) as exc:
-            # Retrying these gets a bot's IP banned (10,000 invalid requests in 10 minutes).
+        except discord.HTTPException as exc:
+            # Retrying these gets a bot's IP banned (10,000 invalid requests in 10 minutes);
+            # 401 is a token revoked while running.
+            if not isinstance(exc, discord.Forbidden | discord.NotFound) and exc.status != 401:
+                raise
             raise ChannelUnavailable(f"Discord said {exc.status} {exc.text or ''}".strip()) from None
         return PostRef(channel, str(sent[0].id), thread.message_id if thread else None)
 
