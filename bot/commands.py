@@ -19,7 +19,6 @@ from bot.ids import InvalidPaperId, normalize_paper_id
 from bot.ports import Clock, Publisher
 from bot.post_calendar import next_post
 from bot.query import QueryError, clean_text, parse_query, tokens
-from bot.scheduling import wall_clock_to_utc
 from bot.search import PaperSearch
 from bot.source import HFUnavailable
 from bot.store import PaperStore
@@ -157,8 +156,7 @@ def next_post_line(sub: Subscription, now: dt.datetime) -> str:
     listed = f"with {day_label(post.list_day)}'s list"
     if post.at <= now:
         return f"Next post: due now, {listed} (within a few minutes)"
-    slot = wall_clock_to_utc(post.local_day, sub.post_time, sub.zone)
-    why = " when it closes" if post.at > slot else ""
+    why = " when it closes" if post.at > post.slot else ""
     return f"Next post: {_when(post.at.astimezone(sub.zone))}, {listed}{why}"
 
 

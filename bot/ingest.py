@@ -93,7 +93,6 @@ class Ingestor:
             days=len(days),
             papers=tally.papers,
             new_papers=len(tally.new),
-            new_paper_ids=tuple(tally.new),
             empty_days=tuple(sorted(tally.empty)),
             skipped_items=tally.skipped,
         )

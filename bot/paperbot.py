@@ -18,7 +18,7 @@ from bot.follows import SavedSearches
 from bot.ingest import Ingestor, days_in_range
 from bot.ports import Clock, Publisher
 from bot.post_calendar import list_closes_at, todays_post
-from bot.scheduling import Scheduler, wall_clock_to_utc
+from bot.scheduling import Scheduler
 from bot.search import PaperSearch
 from bot.source import HFSource, HFUnavailable
 from bot.store import PaperStore
@@ -173,7 +173,7 @@ class PaperBot:
                 return None
             if post.at > now:
                 # The list closes after the post time: post when it closes, not at the next refresh.
-                if now >= wall_clock_to_utc(post.local_day, sub.post_time, sub.zone):
+                if now >= post.slot:
                     self.scheduler.once(
                         waiting_post_job_id(channel), partial(self._digest_job, channel), at=post.at
                     )
@@ -248,9 +248,7 @@ class PaperBot:
         listed = await self.store.first_listed_since(now - ALERT_WINDOW)
         alerts = await self.follows.alerts(listed, now=now, platforms=set(self.publishers))
         for user, papers in alerts.items():
-            publisher = self.publishers.get(user.platform)
-            if publisher is None:
-                continue
+            publisher = self.publishers[user.platform]  # alerts cover connected platforms only
             lines = ["New papers matching your saved searches:"]
             lines += [f"• {cut_at_word(paper.title, 200)}\n  {paper.url}" for paper in papers]
             try:

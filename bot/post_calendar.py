@@ -63,6 +63,7 @@ def previous_weekday(day: dt.date) -> dt.date:
 class PlannedPost:
     local_day: dt.date  # the channel's local weekday
     list_day: dt.date  # the UTC day of the list it carries
+    slot: dt.datetime  # the channel's post time that day
     at: dt.datetime  # when it goes out: the post time, or later when the list closes after it
 
 
@@ -92,7 +93,7 @@ def planned_post(post_time: dt.time, zone: ZoneInfo, local_day: dt.date) -> Plan
     later when its list closes after it)."""
     list_day = weekdays_before(local_day, lag_weekdays(post_time, zone))
     slot = wall_clock_to_utc(local_day, post_time, zone)
-    return PlannedPost(local_day, list_day, max(slot, list_closes_at(list_day).astimezone(dt.UTC)))
+    return PlannedPost(local_day, list_day, slot, max(slot, list_closes_at(list_day).astimezone(dt.UTC)))
 
 
 def todays_post(post_time: dt.time, zone: ZoneInfo, now: dt.datetime) -> PlannedPost | None:

@@ -69,7 +69,6 @@ class FetchReport:
     new_papers: int = 0
     empty_days: tuple[dt.date, ...] = ()
     skipped_items: int = 0
-    new_paper_ids: tuple[str, ...] = ()
 
 
 # --- chat vocabulary: what adapters translate to and from -----------------------------------
