@@ -49,6 +49,24 @@ def cut_escaped(text: str, limit: int, escape: Callable[[str], str]) -> str:
     return best
 
 
+def escaped_chunks(text: str, limit: int, escape: Callable[[str], str]) -> list[list[str]]:
+    """`text` escaped line by line and packed into runs of whole lines, each run within `limit`
+    characters when joined by newlines (a longer line is cut at a word): messages or sections
+    for a platform's size limit, split between lines."""
+    chunks: list[list[str]] = []
+    chunk: list[str] = []
+    size = 0
+    for line in text.splitlines() or [""]:
+        escaped = cut_escaped(line, limit, escape)
+        if chunk and size + len(escaped) + 1 > limit:
+            chunks.append(chunk)
+            chunk, size = [], 0
+        chunk.append(escaped)
+        size += len(escaped) + 1
+    chunks.append(chunk)
+    return chunks
+
+
 def squash(text: str) -> str:
     """Collapse arXiv's hard line wraps and runs of whitespace."""
     return " ".join(text.split())

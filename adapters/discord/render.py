@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 import discord
 
-from bot.cards import counts_line, cut_at_word, cut_escaped
+from bot.cards import counts_line, cut_at_word, cut_escaped, escaped_chunks
 from bot.ports import Outgoing
 from bot.types import Notice, Post, Reply
 
@@ -80,17 +80,7 @@ def notice_contents(notice: Notice) -> list[str]:
     An alert listing twenty papers, or a recap of long titles, is longer than one message; cut
     to one, its last papers would never be seen (and alerts are not sent twice).
     """
-    messages: list[str] = []
-    chunk: list[str] = []
-    size = 0
-    for line in notice.text.splitlines() or [""]:
-        escaped = _fit(line, MAX_CONTENT)
-        if chunk and size + len(escaped) + 1 > MAX_CONTENT:
-            messages.append("\n".join(chunk))
-            chunk, size = [], 0
-        chunk.append(escaped)
-        size += len(escaped) + 1
-    messages.append("\n".join(chunk))
+    messages = ("\n".join(chunk) for chunk in escaped_chunks(notice.text, MAX_CONTENT, escape))
     return [message for message in messages if message.strip()] or [""]
 
 

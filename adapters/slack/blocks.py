@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.cards import byline, counts_line, cut_escaped
+from bot.cards import byline, counts_line, cut_escaped, escaped_chunks
 from bot.ports import Outgoing
 from bot.types import Notice, Post, Reply
 
@@ -90,19 +90,10 @@ def notice_blocks(notice: Notice) -> list[Block]:
 
 def _text_sections(text: str) -> list[Block]:
     """Long text as several sections, each within the section limit."""
-    blocks: list[Block] = []
-    chunk: list[str] = []
-    size = 0
-    for line in text.splitlines() or [""]:
-        escaped = _escaped_within(line, MAX_SECTION)
-        if chunk and size + len(escaped) + 1 > MAX_SECTION:
-            blocks.append(_section("\n".join(chunk)))
-            chunk, size = [], 0
-        chunk.append(escaped)
-        size += len(escaped) + 1
-    if chunk and any(chunk):
-        blocks.append(_section("\n".join(chunk)))
-    return blocks
+    chunks = escaped_chunks(text, MAX_SECTION, escape)
+    if not any(chunks[-1]):
+        chunks.pop()
+    return [_section("\n".join(chunk)) for chunk in chunks]
 
 
 def outgoing_message(message: Outgoing, *, thumbnail: bool = True) -> tuple[str, list[Block]]:
