@@ -10,6 +10,12 @@ REST: every request is recorded as a `Recorded` (path relative to /api/v10, e.g.
 Messages, threads, DM channels, slash-command registrations and interaction responses are kept in
 plain dicts and lists for assertions.
 
+Rate limits (`FakeDiscord(limits=DiscordLimits())`, off by default): the global limit (50 bot
+requests in any sliding second; interaction callbacks and followups exempt) and per-route buckets
+(5 messages per 5 s per channel, …), with Discord's X-RateLimit-* headers on every answer and 429s
+shaped like Discord's (`retry_after`, `global`, X-RateLimit-Scope). Each 429 is kept in
+`rate_limited`; `peak_global_window()` is the most bot requests that arrived in any one second.
+
 Gateway: HELLO, IDENTIFY -> READY + GUILD_CREATE, heartbeat ACKs, RESUME with replay of the events
 the client missed, INVALID_SESSION for unknown sessions. Events are sent with `dispatch`; the
 connection can be cut from the server side with `drop_connection`.
@@ -27,13 +33,15 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
 import itertools
 import json
+import math
 import re
 import secrets
 import time
 import uuid
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -117,6 +125,66 @@ class _Failure:
     body: Any
     headers: dict[str, str]
     times: int
+
+
+@dataclass(frozen=True)
+class RouteLimit:
+    limit: int
+    per: float
+    """Seconds from a bucket's first request until it refills."""
+
+
+ROUTE_LIMITS: dict[str, RouteLimit] = {
+    # Observed for sending messages: 5 per 5 s per channel (a thread is a channel of its own).
+    "POST /channels/{id}/messages": RouteLimit(5, 5.0),
+    "POST /channels/{id}/messages/{id}/threads": RouteLimit(10, 10.0),
+    # One reaction per 0.25 s per channel.
+    "PUT /channels/{id}/messages/{id}/reactions/{emoji}/@me": RouteLimit(1, 0.25),
+    "DELETE /channels/{id}/messages/{id}/reactions/{emoji}/@me": RouteLimit(1, 0.25),
+}
+
+
+@dataclass(frozen=True)
+class DiscordLimits:
+    """Discord's rate limits as the fake enforces them.
+
+    Global: at most `global_per_second` bot requests in any sliding second (stricter than any
+    fixed-window reading of "50 per second"), 429'd requests not counted. Per route: a bucket per
+    route shape and major parameter (channel, guild or webhook id), a fixed window that starts at
+    the bucket's first request; `routes` by "METHOD /shape" (ids as {id}), others `default`.
+    """
+
+    global_per_second: int = 50
+    routes: Mapping[str, RouteLimit] = field(default_factory=lambda: dict(ROUTE_LIMITS))
+    default: RouteLimit = RouteLimit(10, 10.0)
+
+
+@dataclass
+class _Bucket:
+    remaining: int
+    reset_at: float
+
+
+def route_shape(method: str, path: str) -> tuple[str, str]:
+    """("METHOD /shape", major parameter) of a path: `POST /channels/{id}/messages`, "123"."""
+    segments = path.strip("/").split("/")
+    shape: list[str] = []
+    major = ""
+    for index, segment in enumerate(segments):
+        if index and segments[index - 1] == "reactions":
+            shape.append("{emoji}")
+        elif segment.isdigit():
+            if index == 1 and segments[0] in ("channels", "guilds", "webhooks"):
+                major = segment
+            shape.append("{id}")
+        else:
+            shape.append(segment)
+    return f"{method} /{'/'.join(shape)}", major
+
+
+def _up_to_ms(seconds: float) -> float:
+    """Rounded up to the millisecond, as in Discord's headers: never earlier than the truth."""
+    return math.ceil(max(seconds, 0.0) * 1000) / 1000
 
 
 @dataclass
@@ -242,10 +310,21 @@ def _emoji_object(emoji: str) -> JSON:
 class FakeDiscord:
     """One guild (GUILD_ID) with one text channel (CHANNEL_ID); the bot is BOT_USER_ID in app APP_ID."""
 
-    def __init__(self, *, token: str | None = None, heartbeat_interval: int = 45000) -> None:
+    def __init__(
+        self,
+        *,
+        token: str | None = None,
+        heartbeat_interval: int = 45000,
+        limits: DiscordLimits | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.token = token
         """If set, REST calls and IDENTIFY must carry it (else 401 / close 4004)."""
         self.heartbeat_interval = heartbeat_interval
+        self.limits = limits
+        """If set, rate limits are enforced and X-RateLimit-* headers sent (else no limits)."""
+        self.clock = clock
+        """Seconds, for the rate limits (time.monotonic; tests may pass a manual clock)."""
         self.url = ""
         self.ws_url = ""
 
@@ -276,7 +355,14 @@ class FakeDiscord:
         self.gateway_queries: list[dict[str, str]] = []
         self.member_requests: list[JSON] = []
 
+        self.rate_limited: list[tuple[str, Recorded]] = []
+        """Every 429 the limits gave: ("global" or "user", the request)."""
+        self.global_arrivals: list[float] = []
+        """Clock times of the requests that count towards the global limit, 429'd or not."""
+
         self._failures: list[_Failure] = []
+        self._global_window: deque[float] = deque()
+        self._buckets: dict[tuple[str, str], _Bucket] = {}
         self._ids = itertools.count(1)
         self._last_snowflake = 0
         self._command_ids: dict[tuple[int | None, str], int] = {}
@@ -371,6 +457,28 @@ class FakeDiscord:
         if status in known:
             return known[status], {}
         return {"message": f"{status}: Server Error", "code": 0}, {}
+
+    def add_text_channel(self, name: str | None = None) -> int:
+        """Another text channel in the guild (sent in GUILD_CREATE, so add it before connecting)."""
+        channel_id = self.snowflake()
+        self.channels[channel_id] = self._text_channel(
+            channel_id, name or f"papers-{len(self.channels)}", len(self.channels)
+        )
+        return channel_id
+
+    def rate_limited_count(self, scope: str) -> int:
+        """429s given for the global limit ("global") or a route's bucket ("user")."""
+        return sum(1 for given, _ in self.rate_limited if given == scope)
+
+    def peak_global_window(self, seconds: float = 1.0) -> int:
+        """The most requests counting towards the global limit that arrived in any `seconds`."""
+        arrivals = sorted(self.global_arrivals)
+        peak, start = 0, 0
+        for end, arrived in enumerate(arrivals):
+            while arrived - arrivals[start] >= seconds:
+                start += 1
+            peak = max(peak, end - start + 1)
+        return peak
 
     def requests_to(self, method: str, path_prefix: str) -> list[Recorded]:
         """Recorded requests for `method` ("*" for any) whose path starts with `path_prefix`."""
@@ -475,16 +583,69 @@ class FakeDiscord:
         if failure is not None:
             return _json(failure.body, status=failure.status, headers=failure.headers)
 
-        if not path.startswith(("/interactions/", "/webhooks/")):
+        interaction = path.startswith(("/interactions/", "/webhooks/"))
+        if not interaction:
             auth = request.headers.get("Authorization", "")
             if not auth.startswith("Bot ") or (self.token is not None and auth != f"Bot {self.token}"):
                 return _error(401, "401: Unauthorized", 0)
 
+        limit_headers: dict[str, str] = {}
+        if self.limits is not None and not interaction:  # interactions: not bound to the global limit
+            refused, limit_headers = self._rate_limit(self.limits, recorded)
+            if refused is not None:
+                return refused
+
+        response = _error(404, "404: Not Found", 0)
         for method, pattern, handler in self._routes:
             match = pattern.fullmatch(path)
             if method == request.method and match:
-                return await handler(request, body, files, *match.groups())
-        return _error(404, "404: Not Found", 0)
+                response = await handler(request, body, files, *match.groups())
+                break
+        response.headers.update(limit_headers)
+        return response
+
+    def _rate_limit(
+        self, limits: DiscordLimits, recorded: Recorded
+    ) -> tuple[web.Response | None, dict[str, str]]:
+        """(a 429, {}) when a limit refuses the request, else (None, its X-RateLimit-* headers)."""
+        now = self.clock()
+        self.global_arrivals.append(now)
+        window = self._global_window
+        while window and now - window[0] >= 1.0:
+            window.popleft()
+        if len(window) >= limits.global_per_second:
+            retry_after = _up_to_ms(window[0] + 1.0 - now)
+            self.rate_limited.append(("global", recorded))
+            body = {"message": "You are being rate limited.", "retry_after": retry_after, "global": True}
+            headers = {
+                "Retry-After": str(math.ceil(retry_after)),
+                "X-RateLimit-Global": "true",
+                "X-RateLimit-Scope": "global",
+            }
+            return _json(body, status=429, headers=headers), {}
+        window.append(now)
+
+        shape, major = route_shape(recorded.method, recorded.path)
+        rule = limits.routes.get(shape, limits.default)
+        bucket_hash = hashlib.sha1(shape.encode(), usedforsecurity=False).hexdigest()[:32]
+        bucket = self._buckets.get((shape, major))
+        if bucket is None or now >= bucket.reset_at:
+            bucket = self._buckets[(shape, major)] = _Bucket(rule.limit, now + rule.per)
+        reset_after = _up_to_ms(bucket.reset_at - now)
+        headers = {
+            "X-RateLimit-Limit": str(rule.limit),
+            "X-RateLimit-Remaining": str(max(bucket.remaining - 1, 0)),
+            "X-RateLimit-Reset": f"{time.time() + reset_after:.3f}",
+            "X-RateLimit-Reset-After": f"{reset_after:.3f}",
+            "X-RateLimit-Bucket": bucket_hash,
+        }
+        if bucket.remaining <= 0:
+            self.rate_limited.append(("user", recorded))
+            body = {"message": "You are being rate limited.", "retry_after": reset_after, "global": False}
+            headers.update({"Retry-After": str(math.ceil(reset_after)), "X-RateLimit-Scope": "user"})
+            return _json(body, status=429, headers=headers), {}
+        bucket.remaining -= 1
+        return None, headers
 
     async def _get_me(self, *_: Any) -> web.Response:
         return _json(BOT_USER)

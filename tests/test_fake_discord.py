@@ -9,6 +9,7 @@ import warnings
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
 import pytest
 import yarl
 
@@ -18,7 +19,10 @@ from tests.fake_discord import (
     CHANNEL_ID,
     GUILD_ID,
     USER_ID,
+    DiscordLimits,
     FakeDiscord,
+    RouteLimit,
+    route_shape,
 )
 
 with warnings.catch_warnings():
@@ -250,3 +254,112 @@ async def test_auto_sharded_client(fake: FakeDiscord, redirected: None) -> None:
         assert fake.requests_to("GET", "/gateway/bot")
         assert fake.identify_payloads[0]["shard"] == [0, 1]
         assert bot.shard_count == 1 and bot.get_guild(GUILD_ID) is not None
+
+
+# --- rate limits -------------------------------------------------------------------------------
+class ManualClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+async def limited() -> AsyncIterator[tuple[FakeDiscord, ManualClock, aiohttp.ClientSession]]:
+    clock = ManualClock()
+    server = FakeDiscord(limits=DiscordLimits(), clock=clock)
+    await server.start()
+    try:
+        async with aiohttp.ClientSession(headers={"Authorization": "Bot fake-token"}) as session:
+            yield server, clock, session
+    finally:
+        await server.stop()
+
+
+async def test_route_shapes_and_major_parameters() -> None:
+    assert route_shape("POST", f"/channels/{CHANNEL_ID}/messages") == (
+        "POST /channels/{id}/messages",
+        str(CHANNEL_ID),
+    )
+    assert route_shape("PUT", "/channels/1/messages/2/reactions/%F0%9F%91%8D/@me") == (
+        "PUT /channels/{id}/messages/{id}/reactions/{emoji}/@me",
+        "1",
+    )
+    assert route_shape("GET", "/users/@me") == ("GET /users/@me", "")
+
+
+async def test_a_channel_bucket_sends_discords_headers_and_refuses_the_sixth_message(
+    limited: tuple[FakeDiscord, ManualClock, aiohttp.ClientSession],
+) -> None:
+    fake, clock, session = limited
+    url = f"{fake.api_base}/channels/{CHANNEL_ID}/messages"
+    remaining = []
+    for _ in range(5):
+        async with session.post(url, json={"content": "x"}) as response:
+            assert response.status == 200
+            assert response.headers["X-RateLimit-Limit"] == "5"
+            assert float(response.headers["X-RateLimit-Reset-After"]) == 5.0
+            remaining.append(response.headers["X-RateLimit-Remaining"])
+            bucket = response.headers["X-RateLimit-Bucket"]
+    assert remaining == ["4", "3", "2", "1", "0"]
+
+    clock.now += 2
+    async with session.post(url, json={"content": "x"}) as response:
+        assert response.status == 429
+        assert await response.json() == {
+            "message": "You are being rate limited.",
+            "retry_after": 3.0,
+            "global": False,
+        }
+        assert response.headers["X-RateLimit-Scope"] == "user"
+        assert response.headers["X-RateLimit-Bucket"] == bucket
+        assert response.headers["Retry-After"] == "3" and response.headers["Via"] == "1.1 google"
+    other = fake.add_text_channel()
+    async with session.post(f"{fake.api_base}/channels/{other}/messages", json={"content": "x"}) as response:
+        assert response.status == 200  # another channel, another bucket (same hash)
+        assert response.headers["X-RateLimit-Bucket"] == bucket
+    clock.now += 3
+    async with session.post(url, json={"content": "x"}) as response:
+        assert response.status == 200 and response.headers["X-RateLimit-Remaining"] == "4"
+    assert [scope for scope, _ in fake.rate_limited] == ["user"]
+    assert len(fake.messages[CHANNEL_ID]) == 6
+
+
+async def test_the_global_limit_counts_bot_requests_in_any_second_but_not_interactions(
+    limited: tuple[FakeDiscord, ManualClock, aiohttp.ClientSession],
+) -> None:
+    fake, clock, session = limited
+    start = clock.now
+    for step in range(50):
+        clock.now = start + step / 128  # binary fractions: exact clock arithmetic
+        async with session.get(f"{fake.api_base}/channels/{CHANNEL_ID + step}") as response:
+            assert response.status in (200, 404)  # each its own route bucket
+    clock.now = start + 127 / 128  # still inside the first request's second
+    async with session.get(f"{fake.api_base}/users/@me") as response:
+        assert response.status == 429
+        body = await response.json()
+        assert body["global"] is True and body["retry_after"] == 0.008  # 1/128 s, up to the ms
+        assert response.headers["X-RateLimit-Global"] == "true"
+        assert response.headers["X-RateLimit-Scope"] == "global"
+    payload = fake.interaction(["paper", "help"], {})
+    callback = f"{fake.api_base}/interactions/{payload['id']}/{payload['token']}/callback"
+    async with session.post(callback, json={"type": 5}) as response:
+        assert response.status == 204  # interaction endpoints are not bound to the global limit
+    clock.now = start + 1  # the first request has left the window
+    async with session.get(f"{fake.api_base}/users/@me") as response:
+        assert response.status == 200
+    assert fake.rate_limited_count("global") == 1 and fake.rate_limited_count("user") == 0
+    assert fake.peak_global_window() == 51  # the refused one arrived too
+
+
+async def test_discord_py_waits_for_a_bucket_from_the_headers(fake: FakeDiscord, redirected: None) -> None:
+    fake.limits = DiscordLimits(routes={"POST /channels/{id}/messages": RouteLimit(2, 0.2)})
+    bot = PaperClient(guild_ready_timeout=0.05)
+    async with running(fake, bot):
+        channel = bot.get_channel(CHANNEL_ID)
+        assert isinstance(channel, discord.TextChannel)
+        for number in range(5):
+            await channel.send(f"paper {number}")
+    assert fake.rate_limited == []
+    assert [m["content"] for m in fake.messages[CHANNEL_ID]] == [f"paper {n}" for n in range(5)]

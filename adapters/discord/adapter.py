@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 from zoneinfo import available_timezones
@@ -18,6 +20,7 @@ import yarl
 from discord import app_commands
 
 from adapters.discord.render import outgoing_messages, post_fallback, reply_message
+from adapters.pacing import Pacer
 from bot.commands import parse_command
 from bot.config import Settings
 from bot.paperbot import PaperBot
@@ -46,6 +49,14 @@ PERMISSIONS = discord.Permissions(
 )
 SCOPES = ("bot", "applications.commands")
 _ZONES = sorted(available_timezones())
+GLOBAL_LIMIT = 50
+"""Discord's global rate limit: requests per second per bot, across all routes."""
+GLOBAL_RATE = 45.0
+"""The pace of paperboy's bot requests, per second: 10% under GLOBAL_LIMIT, so that a request
+resuming up to 110 ms after its slot (event-loop lag, network jitter) still cannot make 51 arrivals
+in one second. Measured in benchmarks/fanout.py; see BENCHMARKS.md, "Discord fan-out"."""
+# Interaction callbacks and followups are not bound to the global limit (Discord's rate-limit docs).
+_INTERACTION_ROUTE = re.compile(r"/api/v\d+/(?:interactions/\d+/[^/]+/callback|webhooks/\d+/[^/]+)")
 
 
 class DiscordLoginError(RuntimeError):
@@ -60,6 +71,7 @@ class DiscordConfig:
     shards: int | None = None
     sync_commands: bool = True
     guild_ready_timeout: float = 2.0
+    global_rate: float | None = GLOBAL_RATE  # None: no pacing (discord.py alone, 429s and all)
 
 
 def config_from(settings: Settings) -> DiscordConfig:
@@ -93,6 +105,32 @@ def point_at(config: DiscordConfig) -> None:
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(config.gateway_url)
 
 
+def counts_toward_global_limit(url: yarl.URL, headers: Mapping[str, str]) -> bool:
+    """A request made with the bot's token, other than an interaction's callback or followups."""
+    if not headers.get("Authorization", "").startswith("Bot "):
+        return False  # the gateway websocket, CDN downloads, interaction webhooks
+    return _INTERACTION_ROUTE.search(url.path) is None
+
+
+def paced_trace(pacer: Pacer) -> aiohttp.TraceConfig:
+    """An aiohttp trace that holds each bot request until its slot, just before it is sent.
+
+    discord.py waits for a route's bucket (X-RateLimit-* headers) and then sends; this runs at
+    that moment, for every attempt including discord.py's own retries. Pacing any earlier (around
+    `HTTPClient.request`) would let requests held back by their route's bucket go out together.
+    """
+
+    async def on_request_start(
+        _session: aiohttp.ClientSession, _context: object, params: aiohttp.TraceRequestStartParams
+    ) -> None:
+        if counts_toward_global_limit(params.url, params.headers):
+            await pacer.wait()
+
+    trace = aiohttp.TraceConfig()
+    trace.on_request_start.append(on_request_start)
+    return trace
+
+
 def invite_url(application_id: int) -> str:
     return discord.utils.oauth_url(application_id, permissions=PERMISSIONS, scopes=SCOPES)
 
@@ -117,6 +155,12 @@ class DiscordAdapter:
             "guild_ready_timeout": config.guild_ready_timeout,
             "chunk_guilds_at_startup": False,
         }
+        # One pacer for every request of this bot (all shards share one HTTP client): Discord's
+        # global limit is reacted to by discord.py only after a 429, and each 429 counts towards
+        # the ban at 10,000 invalid requests in 10 minutes.
+        self.pacer = Pacer(config.global_rate) if config.global_rate else None
+        if self.pacer is not None:
+            options["http_trace"] = paced_trace(self.pacer)
         client_class: type[discord.Client] = discord.Client
         if sharded or config.shards:
             client_class = discord.AutoShardedClient

@@ -1,0 +1,149 @@
+"""Discord's global limit (50 bot requests per second): paperboy paces every bot request under it
+instead of learning about it from 429s. The fan-out runs the real DiscordAdapter and the core
+against a fake Discord that enforces the global limit and per-route buckets."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import math
+from collections.abc import AsyncIterator
+
+import discord
+import pytest
+import yarl
+from multidict import CIMultiDict
+
+from adapters.app import Core
+from adapters.discord.adapter import GLOBAL_LIMIT, DiscordAdapter, DiscordConfig, counts_toward_global_limit
+from adapters.pacing import Pacer
+from bot.subscriptions import Subscription
+from bot.types import ChannelRef
+from tests.fake_discord import GUILD_ID, DiscordLimits, FakeDiscord
+from tests.fake_hf import FakeHF
+from tests.fakes import sample_items
+
+CHANNELS = 100
+DAY = dt.date(2025, 11, 20)  # the newest closed list at the core fixture's clock
+
+
+# --- the pacer on its own ----------------------------------------------------------------------
+class ManualTime:
+    """A clock that moves only when told to, and a sleep that records instead of sleeping."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(round(seconds, 9))
+
+
+async def test_pacer_hands_out_evenly_spaced_slots_in_the_order_asked() -> None:
+    time = ManualTime()
+    pacer = Pacer(10, clock=time.clock, sleep=time.sleep)
+    await asyncio.gather(*(pacer.wait() for _ in range(5)))
+    assert time.sleeps == [0.1, 0.2, 0.3, 0.4]  # the first goes at once, then one per 0.1 s
+    assert (pacer.granted, pacer.delayed, pacer.waiting) == (5, 4, 0)
+
+    time.now += 0.45  # the last slot (0.4) has passed, the next free one is 0.5
+    await pacer.wait()
+    assert time.sleeps[-1] == pytest.approx(0.05)
+    time.now += 10  # idle: no waiting, and no saved-up burst either
+    await pacer.wait()
+    await pacer.wait()
+    assert time.sleeps[-2:] == [pytest.approx(0.05), 0.1]
+
+
+async def test_a_cancelled_caller_gives_back_the_last_slot() -> None:
+    time = ManualTime()
+
+    async def cancelled(_seconds: float) -> None:
+        raise asyncio.CancelledError
+
+    pacer = Pacer(10, clock=time.clock, sleep=cancelled)
+    await pacer.wait()  # at once
+    with pytest.raises(asyncio.CancelledError):
+        await pacer.wait()  # slot 0.1, given back
+    pacer._sleep = time.sleep
+    await pacer.wait()
+    assert time.sleeps == [0.1] and pacer.waiting == 0
+
+
+@pytest.mark.parametrize("rate", [0, -5, math.inf, math.nan])
+def test_a_pacer_needs_a_positive_rate(rate: float) -> None:
+    with pytest.raises(ValueError, match="positive number"):
+        Pacer(rate)
+
+
+BOT = CIMultiDict({"Authorization": "Bot token"})
+
+
+@pytest.mark.parametrize(
+    ("url", "headers", "paced"),
+    [
+        ("https://discord.com/api/v10/channels/1174112846800830474/messages", BOT, True),
+        ("https://discord.com/api/v10/channels/11/messages/12/threads", BOT, True),
+        ("https://discord.com/api/v10/users/@me/channels", BOT, True),
+        ("http://127.0.0.1:8080/api/v10/applications/1/commands", BOT, True),
+        ("https://discord.com/api/v10/webhooks/1187020468418940928", BOT, True),  # bot-authenticated
+        # Interaction callbacks and followups: exempt from the global limit.
+        ("https://discord.com/api/v10/interactions/1/aW50ZXJhY3Rpb24/callback", BOT, False),
+        ("https://discord.com/api/v10/interactions/1/aW50ZXJhY3Rpb24/callback", CIMultiDict(), False),
+        ("https://discord.com/api/v10/webhooks/1187020468418940928/aW50ZXJhY3Rpb24", CIMultiDict(), False),
+        ("https://discord.com/api/v10/webhooks/1/aW50/messages/@original", BOT, False),
+        ("wss://gateway.discord.gg/?v=10&encoding=json", CIMultiDict(), False),
+        ("https://cdn.discordapp.com/avatars/1/a.png", CIMultiDict(), False),
+    ],
+)
+def test_which_requests_count_towards_the_global_limit(
+    url: str, headers: CIMultiDict[str], paced: bool
+) -> None:
+    assert counts_toward_global_limit(yarl.URL(url), headers) is paced
+
+
+# --- a fan-out against an enforcing fake -------------------------------------------------------
+@pytest.fixture
+async def limited_discord(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeDiscord]:
+    fake = FakeDiscord(limits=DiscordLimits())
+    await fake.start()
+    monkeypatch.setattr(discord.http.Route, "BASE", fake.api_base)
+    monkeypatch.setattr(discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(fake.ws_url))
+    try:
+        yield fake
+    finally:
+        await fake.stop()
+
+
+async def test_a_fan_out_over_the_global_limit_completes_without_a_429(
+    core: Core, limited_discord: FakeDiscord, fake_hf: FakeHF
+) -> None:
+    fake = limited_discord
+    fake_hf.set_day(DAY.isoformat(), sample_items(1, day=DAY))
+    channels = [ChannelRef("discord", str(GUILD_ID), str(fake.add_text_channel())) for _ in range(CHANNELS)]
+    for channel in channels:
+        await core.bot.subscriptions.save(Subscription(channel), now=core.bot.clock.now())
+    adapter = DiscordAdapter(core.bot, DiscordConfig(token="fake-token", guild_ready_timeout=0.05))
+    core.bot.attach(adapter)
+    await adapter.start()
+    try:
+        await asyncio.wait_for(adapter.wait_ready(), 10)
+        before = len(fake.global_arrivals)
+        # Every channel at 09:00: a header, a thread and a card each, all asked for at once.
+        outcomes = await asyncio.gather(*(core.bot.post_digest(channel) for channel in channels))
+    finally:
+        await adapter.stop()
+
+    assert fake.rate_limited == []  # not one 429, global or per route
+    assert all(outcome.complete and outcome.posted == 2 for outcome in outcomes)
+    for channel in channels:
+        (header,) = fake.messages[int(channel.channel)]
+        assert header["content"].startswith("Daily Papers")
+        (card,) = fake.messages[int(header["id"])]  # in the thread under the header
+        assert card["embeds"]
+    demanded = len(fake.global_arrivals) - before
+    assert demanded == 3 * CHANNELS > 5 * GLOBAL_LIMIT  # several seconds' worth at once
+    assert adapter.pacer is not None and adapter.pacer.granted >= demanded  # each went through it
