@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -63,7 +64,7 @@ async def build_core(
             source=source,
             ingestor=ingestor,
             subscriptions=SubscriptionStore(engine),
-            ledger=DeliveryLedger(engine),
+            ledger=DeliveryLedger(engine, lease=dt.timedelta(seconds=settings.claim_lease_seconds)),
             votes=VoteBook(engine, key=await load_vote_key(engine, secret)),
             follows=SavedSearches(engine, search),
             events=EventLog(engine),

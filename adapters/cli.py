@@ -25,6 +25,7 @@ from adapters.discord.adapter import invite_url as discord_invite
 from adapters.slack.adapter import SlackAdapter, SlackConfig, SlackSetupError
 from bot.config import Settings
 from bot.db import current_revision, upgrade
+from bot.digest import DigestOutcome
 from bot.ids import InvalidPaperId, normalize_paper_id
 from bot.ingest import DAILY_PAPERS_START, days_in_range
 from bot.query import QueryError, parse_query
@@ -308,9 +309,15 @@ def digest_post(
     day = _parse_day(date, "--date")
     if day is not None and day > dt.datetime.now(dt.UTC).date():
         raise _fail(f"--date {day} is in the future (UTC); its list does not exist yet.", EXIT_USAGE)
+    if day is not None and day.weekday() >= 5:
+        raise _fail(
+            f"--date {day} is a {day:%A}: Hugging Face publishes no Daily Papers lists at weekends "
+            "(Monday's digest carries Friday's list).",
+            EXIT_USAGE,
+        )
     settings = _settings()
 
-    async def main() -> str:
+    async def main() -> DigestOutcome:
         async with build_core(settings) as core:
             subs = await core.bot.subscriptions.find(platform, channel)
             if not subs:
@@ -334,14 +341,16 @@ def digest_post(
             elif platform == "console":
                 core.bot.attach(ConsoleAdapter(core.bot, out=sys.stdout, user=settings.console_user))
             try:
-                outcome = await core.bot.post_digest(subs[0].channel, day=day)
+                return await core.bot.post_digest(subs[0].channel, day=day)
             finally:
                 for publisher in core.bot.publishers.values():
                     if isinstance(publisher, DiscordAdapter):
                         await publisher.stop()
-            return outcome.note
 
-    typer.echo(_run_async(main()), err=True)
+    outcome = _run_async(main())
+    typer.echo(outcome.note, err=True)
+    if not outcome.complete:  # exit 0 means the whole digest is in the channel
+        raise typer.Exit(EXIT_NOT_FOUND)
 
 
 @app.command()

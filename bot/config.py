@@ -50,6 +50,11 @@ class Settings(BaseSettings):
     # Key for hashing user ids in votes; generated into the database on first start when unset.
     vote_secret: SecretStr | None = Field(default=None, validation_alias="PAPERBOY_VOTE_SECRET")
     refresh_minutes: float = Field(default=30, gt=0, validation_alias="PAPERBOY_REFRESH_MINUTES")
+    # How long a digest message claimed by a process that stopped answering stays its own before
+    # another process may send it; a single send is given up after half of it.
+    claim_lease_seconds: float = Field(
+        default=300, ge=10, le=86_400, validation_alias="PAPERBOY_CLAIM_LEASE_SECONDS"
+    )
     # Search ranks within the newest this many matches of a query (see BENCHMARKS.md).
     search_candidates: int = Field(
         default=DEFAULT_CANDIDATE_CAP,

@@ -19,7 +19,7 @@ from bot.models import DeliveryRow
 from bot.types import ChannelRef, PostRef
 
 DELIVERIES = DeliveryRow.__table__  # type: ignore[attr-defined]
-CLAIM_LEASE = dt.timedelta(minutes=5)
+CLAIM_LEASE = dt.timedelta(minutes=5)  # the default of PAPERBOY_CLAIM_LEASE_SECONDS
 RELEASED = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)  # a released claim is stale for everyone
 
 HEADER = "header"
@@ -169,6 +169,24 @@ class DeliveryLedger:
             await conn.execute(
                 update(DELIVERIES)
                 .where(DELIVERIES.c.id == claim, DELIVERIES.c.sent_at.is_(None))
+                .values(claimed_by="", claimed_at=RELEASED)
+            )
+
+    async def release_unsent(self, channel: ChannelRef, day: dt.date, *, owner: str) -> None:
+        """Give up every unsent claim `owner` holds on a channel's day: a run that stops early
+        (a failed send, a paused channel) lets the next run, in any process, resume at once
+        instead of after the lease."""
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(DELIVERIES)
+                .where(
+                    DELIVERIES.c.platform == channel.platform,
+                    DELIVERIES.c.community == channel.community,
+                    DELIVERIES.c.channel == channel.channel,
+                    DELIVERIES.c.digest_day == day,
+                    DELIVERIES.c.sent_at.is_(None),
+                    DELIVERIES.c.claimed_by == owner,
+                )
                 .values(claimed_by="", claimed_at=RELEASED)
             )
 

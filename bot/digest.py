@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from bot.cards import cut_at_word, day_label, digest_header, paper_card
 from bot.deliveries import HEADER, PAPER, RECAP, Delivery, DeliveryLedger
-from bot.ports import ChannelUnavailable, Clock, Outgoing, Publisher
+from bot.ports import ChannelUnavailable, Clock, Outgoing, Publisher, PublishFailed
 from bot.post_calendar import newest_closed_day
 from bot.query import tokens
 from bot.source import HFUnavailable
@@ -29,8 +29,29 @@ from bot.votes import VoteBook
 log = logging.getLogger(__name__)
 
 RECAP_SIZE = 10
+# The waits before the second and third try of one message (Slack's internal_error, a 5xx, a
+# dropped connection, a send past its timeout), as shares of the claim lease: 2 and 10 seconds
+# with the default five minutes, well within the lease. Then the run gives up and says so.
+SEND_RETRY_SHARES = (1 / 150, 1 / 30)
+MAX_CONCURRENT_DIGESTS = 100
 
 Refresh = Callable[[dt.date], Awaitable[None]]
+Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass
+class _Sent:
+    """Messages a run has sent so far: counted as they go, so a run that stops early knows."""
+
+    count: int = 0
+
+
+def _minutes(span: dt.timedelta) -> str:
+    seconds = int(span.total_seconds())
+    if seconds % 60 == 0:
+        minutes = seconds // 60
+        return f"{minutes}-minute" if minutes != 1 else "1-minute"
+    return f"{seconds}-second"
 
 
 def select_papers(papers: Sequence[Paper], sub: Subscription) -> list[Paper]:
@@ -66,6 +87,24 @@ class DigestOutcome:
     complete: bool = False  # every message of that day's digest is in the channel
 
 
+class DeliveryFailed(Exception):
+    """One message could not be sent after every retry; `reason` says why, in one line."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def failure_reason(exc: BaseException, timeout: float) -> str:
+    """A failed send in a few words, for a log line and the channel's digest status."""
+    if isinstance(exc, PublishFailed):
+        return exc.reason
+    if isinstance(exc, TimeoutError):
+        return f"no answer within {timeout:.0f} s"
+    first_line = next(iter(str(exc).splitlines()), "")
+    return f"{type(exc).__name__}: {cut_at_word(first_line, 120)}" if first_line else type(exc).__name__
+
+
 class Digester:
     """Posts digests and recaps through the publisher of the subscription's platform."""
 
@@ -79,6 +118,8 @@ class Digester:
         publishers: dict[str, Publisher],
         clock: Clock,
         refresh_day: Refresh,
+        retry_delays: Sequence[float] | None = None,
+        max_concurrent: int = MAX_CONCURRENT_DIGESTS,
     ) -> None:
         self.store = store
         self.subscriptions = subscriptions
@@ -87,15 +128,22 @@ class Digester:
         self.publishers = publishers
         self.clock = clock
         self.refresh_day = refresh_day
+        lease = ledger.lease.total_seconds()
+        self.retry_delays = tuple(retry_delays or (lease * share for share in SEND_RETRY_SHARES))
+        self.sleep: Sleep = asyncio.sleep  # waits between tries of one message; tests replace it
         self.owner = uuid.uuid4().hex  # this process, in claim rows
         self._locks: dict[str, asyncio.Lock] = {}
+        # Due digests run together (a restart at 09:05, every channel at the default 09:00), as
+        # many at once as keeps the platforms' global limits busy without a task per channel
+        # queueing on the database.
+        self._slots = asyncio.Semaphore(max_concurrent)
 
     async def run(self, channel: ChannelRef, *, day: dt.date | None = None) -> DigestOutcome:
         """Post `day`'s digest (default: the newest closed list) unless it was posted already."""
         lock = self._locks.setdefault(
             f"{channel.platform}:{channel.community}:{channel.channel}", asyncio.Lock()
         )
-        async with lock:
+        async with self._slots, lock:
             outcome = await self._run(channel, day)
         log.info("digest %s/%s: %s", channel.platform, channel.channel, outcome.note)
         return outcome
@@ -120,28 +168,48 @@ class Digester:
                 await self.subscriptions.record_run(channel, now=now, note=planned)
                 return DigestOutcome(target, 0, planned)
             rows = await self.ledger.of_day(channel, target)
+        sent = _Sent()
         try:
-            sent = await self._send(sub, publisher, target, rows)
+            await self._send(sub, publisher, target, rows, sent)
         except ChannelUnavailable as exc:
+            await self.ledger.release_unsent(channel, target, owner=self.owner)
             reason = f"{exc.reason} (since {now:%Y-%m-%d %H:%M} UTC). Run /paper digest here to resume."
             await self.subscriptions.pause(channel, reason)
             await self.subscriptions.record_run(channel, now=now, note=f"Paused: {reason}")
             log.warning("digest %s/%s paused: %s", channel.platform, channel.channel, exc.reason)
-            return DigestOutcome(target, 0, f"Paused: {reason}")
+            return DigestOutcome(target, sent.count, f"Paused: {reason}")
+        except DeliveryFailed as exc:
+            # Every claim this run still holds goes back, so that the next run (the next
+            # refresh, or `paperboy digest post` at once) sends the rest without a lease to wait.
+            await self.ledger.release_unsent(channel, target, owner=self.owner)
+            after = await self.ledger.of_day(channel, target)
+            missing = sum(1 for row in after if row.sent_at is None)
+            note = (
+                f"{day_label(target)}'s digest is incomplete: {missing} of {len(after)} messages "
+                f"could not be sent ({exc.reason}); the next run sends them."
+            )
+            await self.subscriptions.record_run(channel, now=now, note=note)
+            log.warning("digest %s/%s: %s", channel.platform, channel.channel, note)
+            return DigestOutcome(target, sent.count, note)
+        except BaseException:
+            await asyncio.shield(self.ledger.release_unsent(channel, target, owner=self.owner))
+            raise
         after = await self.ledger.of_day(channel, target)
-        if sent:
+        complete = all(row.sent_at for row in after)
+        if complete and sent.count:
             papers = sum(1 for row in after if row.kind == PAPER)
             note = f"Posted {day_label(target)}'s list ({papers} paper{'s' if papers != 1 else ''})."
             await self.subscriptions.record_run(channel, now=now, note=note, posted_day=target)
-        elif all(row.sent_at for row in after):
+        elif complete:
             # Nothing left to send: keep the last run's note, which says what happened.
             note = f"{day_label(target)}'s list was already posted here."
         else:
+            lease = _minutes(self.ledger.lease)
             note = (
                 f"{day_label(target)}'s digest is being posted by another process; if that one "
-                "stopped, the rest goes out after a five-minute lease."
+                f"stopped, the rest goes out after its {lease} lease."
             )
-        return DigestOutcome(target, sent, note, complete=all(row.sent_at for row in after))
+        return DigestOutcome(target, sent.count, note, complete=complete)
 
     async def _plan(self, sub: Subscription, day: dt.date, now: dt.datetime) -> str | None:
         """Claim the header and every chosen paper of `day`, or say why there is nothing to post."""
@@ -164,9 +232,10 @@ class Digester:
             return f"{day_label(day)}'s digest is being posted by another paperboy process."
         return None
 
-    async def _send(self, sub: Subscription, publisher: Publisher, day: dt.date, rows: list[Delivery]) -> int:
-        """Send every unsent message of the day's plan that this process can claim."""
-        sent = 0
+    async def _send(
+        self, sub: Subscription, publisher: Publisher, day: dt.date, rows: list[Delivery], sent: _Sent
+    ) -> None:
+        """Send every unsent message of the day's plan that this process can claim, in order."""
         header = next(row for row in rows if row.kind == HEADER)
         papers = sorted((row for row in rows if row.kind == PAPER), key=lambda row: row.position)
         header_ref: PostRef | None = None
@@ -175,8 +244,8 @@ class Digester:
             text = digest_header(day, len(papers), listed)
             header_ref = await self._deliver(sub.channel, day, HEADER, "", publisher, Notice(text), None)
             if header_ref is None:
-                return 0  # another process is sending this digest
-            sent += 1
+                return  # another process is sending this digest
+            sent.count += 1
         elif header.message_id:
             header_ref = PostRef(sub.channel, header.message_id)
         thread = header_ref if sub.threaded else None
@@ -189,8 +258,7 @@ class Digester:
             ref = await self._deliver(
                 sub.channel, day, PAPER, paper.id, publisher, paper_card(paper), thread, position=row.position
             )
-            sent += ref is not None
-        return sent
+            sent.count += ref is not None
 
     async def _deliver(
         self,
@@ -204,26 +272,40 @@ class Digester:
         *,
         position: int = 0,
     ) -> PostRef | None:
-        claim = await self.ledger.claim(
-            channel, day, kind, paper_id, position=position, owner=self.owner, now=self.clock.now()
-        )
-        if claim is None:
-            return None
+        """Claim one message and send it, trying again after a transient failure; None when
+        another process holds it. Raises DeliveryFailed when every try failed."""
         deadline = self.ledger.publish_timeout.total_seconds()
         what = f"{kind} {paper_id or 'message'} for {channel.platform}/{channel.channel}"
-        try:
-            async with asyncio.timeout(deadline):
-                ref = await publisher.publish(channel, message, thread=thread)
-        except BaseException as exc:
-            # A send that timed out may or may not have reached the channel; releasing it means
-            # a later run sends it again rather than never (nothing lost, at the risk of a repeat).
-            await self.ledger.release(claim)
-            if isinstance(exc, TimeoutError):
-                log.warning("posting %s took over %.0f s; released for the next run", what, deadline)
-            raise
-        if not await self.ledger.mark_sent(claim, ref, owner=self.owner, now=self.clock.now()):
-            log.warning("%s was taken over by another process while it was being sent", what)
-        return ref
+        for attempt, delay in enumerate((*self.retry_delays, None), 1):
+            # Claimed again before each try: that renews this process's lease while it retries.
+            claim = await self.ledger.claim(
+                channel, day, kind, paper_id, position=position, owner=self.owner, now=self.clock.now()
+            )
+            if claim is None:
+                return None
+            try:
+                async with asyncio.timeout(deadline):
+                    ref = await publisher.publish(channel, message, thread=thread)
+            except ChannelUnavailable:
+                await self.ledger.release(claim)
+                raise
+            except Exception as exc:
+                # A send that timed out may or may not have reached the channel; trying again
+                # means it is sent again rather than never (nothing lost, at the risk of a repeat).
+                reason = failure_reason(exc, deadline)
+                if delay is None:
+                    await self.ledger.release(claim)
+                    raise DeliveryFailed(f"{reason}; tried {attempt} times") from exc
+                log.warning("posting %s failed (%s); trying again in %.0f s", what, reason, delay)
+                await self.sleep(delay)
+                continue
+            except BaseException:
+                await asyncio.shield(self.ledger.release(claim))
+                raise
+            if not await self.ledger.mark_sent(claim, ref, owner=self.owner, now=self.clock.now()):
+                log.warning("%s was taken over by another process while it was being sent", what)
+            return ref
+        raise AssertionError("unreachable: the last try either returns or raises")
 
     async def recap(self, channel: ChannelRef, *, votes_before: dt.datetime | None = None) -> DigestOutcome:
         """Monday's recap: last week's papers ranked by this community's votes (those cast before
@@ -249,7 +331,12 @@ class Digester:
                 continue
             lines.append(f"{rank}. {cut_at_word(paper.title, 200)} · 👍 {tally.up} · ▲ {paper.upvotes} on HF")
             lines.append(f"   {paper.url}")
-        ref = await self._deliver(channel, monday, RECAP, "", publisher, Notice("\n".join(lines)), None)
+        try:
+            ref = await self._deliver(channel, monday, RECAP, "", publisher, Notice("\n".join(lines)), None)
+        except DeliveryFailed as exc:
+            note = f"The weekly recap could not be sent ({exc.reason}); the next run tries again."
+            log.warning("recap %s/%s: %s", channel.platform, channel.channel, note)
+            return DigestOutcome(monday, 0, note)
         return DigestOutcome(
             monday, int(ref is not None), "Posted the weekly recap." if ref else "Recap already posted."
         )

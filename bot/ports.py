@@ -22,6 +22,18 @@ class ChannelUnavailable(Exception):
         self.reason = reason
 
 
+class PublishFailed(Exception):
+    """A send the platform refused or failed for now (an internal error, a 5xx): worth retrying.
+
+    Adapters raise it with the platform's own short reason ("Slack said internal_error"), so the
+    core can report a failure in one line; any other exception counts as transient too.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 class Publisher(Protocol):
     """The whole adapter contract; everything else is decided in the core."""
 

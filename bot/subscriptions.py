@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from sqlalchemy import and_, delete, select, update
+from sqlalchemy import and_, case, delete, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.models import SubscriptionRow
@@ -163,7 +163,21 @@ class SubscriptionStore:
     ) -> None:
         values: dict[str, Any] = {"last_run_at": now, "last_note": note}
         if posted_day is not None:
-            values |= {"last_posted_day": posted_day, "last_posted_at": now}
+            # Only forward: an older list posted by hand (`digest post --date`) must not make
+            # `digest status` announce lists that were posted already.
+            newer = or_(
+                SUBSCRIPTIONS.c.last_posted_day.is_(None), SUBSCRIPTIONS.c.last_posted_day < posted_day
+            )
+            values |= {
+                "last_posted_day": case(
+                    (newer, literal(posted_day, SUBSCRIPTIONS.c.last_posted_day.type)),
+                    else_=SUBSCRIPTIONS.c.last_posted_day,
+                ),
+                "last_posted_at": case(
+                    (newer, literal(now, SUBSCRIPTIONS.c.last_posted_at.type)),
+                    else_=SUBSCRIPTIONS.c.last_posted_at,
+                ),
+            }
         async with self.engine.begin() as conn:
             await conn.execute(update(SUBSCRIPTIONS).where(_where(channel)).values(**values))
 

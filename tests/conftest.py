@@ -138,6 +138,8 @@ async def core(
     )
     async with build_core(settings, clock=clock) as built:
         built.bot.attach(publisher)
+        # Waits between tries of a failed send are recorded, not waited (the clock is fake too).
+        built.bot.digester.sleep = RecordingSleep()
         try:
             yield built
         finally:

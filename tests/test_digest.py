@@ -10,8 +10,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from adapters.app import Core
+from bot.deliveries import RELEASED
+from bot.ports import PublishFailed
 from bot.post_calendar import newest_closed_day
-from bot.types import ChannelRef, Command, Notice, PostRef, Reaction, UserRef
+from bot.types import ChannelRef, Command, Notice, Post, PostRef, Reaction, UserRef
 from tests.fake_hf import FakeHF
 from tests.fakes import FakeClock, RecordingPublisher, gone, sample_items
 
@@ -115,24 +117,57 @@ async def test_filters_size_min_upvotes_and_keywords(
     assert posted == expected
 
 
-async def test_a_crash_midway_resumes_with_only_the_unsent_papers(
+async def test_a_failed_send_is_tried_again_within_the_run(
     core: Core, fake_hf: FakeHF, publisher: RecordingPublisher
 ) -> None:
     fake_hf.set_day("2025-11-20", sample_items(12, day=dt.date(2025, 11, 20)))
     await subscribe(core)
-    publisher.fail_at[4] = ConnectionResetError("network dropped")
-    with pytest.raises(ConnectionResetError):
-        await core.bot.post_digest(CHANNEL)
-    assert len(publisher.posts) == 3  # header and two papers went out
-    resumed = await core.bot.post_digest(CHANNEL)
-    assert resumed.posted == 8
+    publisher.fail_at[4] = PublishFailed("test said internal_error")
+    publisher.fail_at[5] = ConnectionResetError("network dropped")
+    outcome = await core.bot.post_digest(CHANNEL)
+    assert outcome.complete and outcome.posted == 11
+    assert outcome.note == "Posted Thu 20 Nov 2025's list (10 papers)."
+    assert core.bot.digester.sleep.waits == [2.0, 10.0]  # type: ignore[attr-defined]
     headers = [p for p in publisher.posts if not p.paper_id]
     papers = [p.paper_id for p in publisher.paper_posts()]
     assert len(headers) == 1 and len(papers) == 10 and len(set(papers)) == 10
     assert all(p.thread == headers[0].ref for p in publisher.paper_posts())
 
 
-async def test_a_send_that_never_answers_is_given_up_and_resumed_without_repeats(
+async def test_a_run_that_gives_up_says_what_is_missing_and_a_rerun_completes_it_at_once(
+    core: Core, fake_hf: FakeHF, publisher: RecordingPublisher, clock: FakeClock
+) -> None:
+    fake_hf.set_day("2025-11-20", sample_items(12, day=dt.date(2025, 11, 20)))
+    await subscribe(core)
+    for attempt in (4, 5, 6):  # the fourth message (third paper) fails on every try
+        publisher.fail_at[attempt] = PublishFailed("test said internal_error")
+    outcome = await core.bot.post_digest(CHANNEL)
+    assert not outcome.complete and outcome.posted == 3
+    assert outcome.note == (
+        "Thu 20 Nov 2025's digest is incomplete: 8 of 11 messages could not be sent "
+        "(test said internal_error; tried 3 times); the next run sends them."
+    )
+    sub = await core.bot.subscriptions.get(CHANNEL)
+    assert sub is not None and sub.last_posted_day is None  # not called posted
+    status = await core.bot.handle_command(Command("digest", "status", ADMIN, CHANNEL))
+    assert "Last post: none yet." in status.text and "incomplete: 8 of 11" in status.text
+    rows = await core.bot.ledger.of_day(CHANNEL, dt.date(2025, 11, 20))
+    assert all(row.claimed_at == RELEASED for row in rows if row.sent_at is None)  # every claim given back
+
+    # Another process (here: another claim owner) completes it at once, without a lease to wait.
+    core.bot.digester.owner = "another-process"
+    resumed = await core.bot.post_digest(CHANNEL)
+    assert resumed.complete and resumed.posted == 8
+    assert resumed.note == "Posted Thu 20 Nov 2025's list (10 papers)."
+    headers = [p for p in publisher.posts if not p.paper_id]
+    papers = [p.paper_id for p in publisher.paper_posts()]
+    assert len(headers) == 1 and len(papers) == 10 and len(set(papers)) == 10
+    assert all(p.thread == headers[0].ref for p in publisher.paper_posts())
+    sub = await core.bot.subscriptions.get(CHANNEL)
+    assert sub is not None and sub.last_posted_day == dt.date(2025, 11, 20)
+
+
+async def test_a_send_that_never_answers_is_given_up_and_tried_again(
     core: Core, fake_hf: FakeHF, publisher: RecordingPublisher
 ) -> None:
     fake_hf.set_day("2025-11-20", sample_items(5, day=dt.date(2025, 11, 20)))
@@ -141,15 +176,8 @@ async def test_a_send_that_never_answers_is_given_up_and_resumed_without_repeats
     # process posts the same message: a send is bounded by half the lease (shortened here).
     core.bot.ledger.publish_timeout = dt.timedelta(seconds=0.05)
     publisher.hang_at.add(3)
-    with pytest.raises(TimeoutError):
-        await core.bot.post_digest(CHANNEL)
-    assert publisher.abandoned == 1
-    assert len(publisher.posts) == 2  # the header and the first paper
-    day = dt.date(2025, 11, 20)
-    unsent = [row for row in await core.bot.ledger.of_day(CHANNEL, day) if row.sent_at is None]
-    assert len(unsent) == 4
-    resumed = await core.bot.post_digest(CHANNEL)
-    assert resumed.posted == 4
+    outcome = await core.bot.post_digest(CHANNEL)
+    assert outcome.complete and publisher.abandoned == 1
     papers = [p.paper_id for p in publisher.paper_posts()]
     assert len(papers) == 5 and len(set(papers)) == 5
 
@@ -214,6 +242,36 @@ async def test_a_gone_channel_pauses_the_subscription_without_retrying(
     resumed = await subscribe(core)
     assert "Daily digest updated" in resumed
     assert (await core.bot.post_digest(CHANNEL)).posted > 0
+
+
+async def test_catch_up_posts_the_due_digests_of_many_channels_together(
+    core: Core, fake_hf: FakeHF, publisher: RecordingPublisher
+) -> None:
+    # After a restart at 09:05, every channel's digest is due at once. Each channel's header is
+    # held until every channel has started: a catch-up going one channel after another never
+    # gets there (its first header would wait out the timeout below and fail).
+    fake_hf.set_day("2025-11-20", sample_items(2, day=dt.date(2025, 11, 20)))
+    channels = [ChannelRef("test", "team-1", f"C{number}") for number in range(10)]
+    for channel in channels:
+        await subscribe(core, "09:00 UTC", channel=channel)
+    started: set[str] = set()
+    everyone_started = asyncio.Event()
+    send = publisher.publish
+
+    async def publish_when_all_started(
+        channel: ChannelRef, message: Notice | Post, *, thread: PostRef | None = None
+    ) -> PostRef:
+        started.add(channel.channel)
+        if len(started) == len(channels):
+            everyone_started.set()
+        await asyncio.wait_for(everyone_started.wait(), 5)
+        return await send(channel, message, thread=thread)
+
+    publisher.publish = publish_when_all_started  # type: ignore[method-assign]
+    outcomes = await core.bot.catch_up()
+    assert len(outcomes) == 10 and all(outcome.complete for outcome in outcomes)
+    assert {post.channel for post in publisher.posts} == set(channels)
+    assert len(publisher.posts) == 30  # a header and two papers each, none twice
 
 
 async def test_catch_up_posts_todays_missed_digest_only_when_its_time_passed(

@@ -583,3 +583,54 @@ async def test_digest_post_from_the_cli_needs_only_the_bot_token(
     assert code == 0, out
     posts = slack.fake.calls_to("chat.postMessage")
     assert len(posts) == 3 and {post.token for post in posts} == {"xoxb-cli"}
+
+
+async def test_digest_post_retries_a_failed_send_and_a_rerun_completes_what_it_gave_up(
+    slack: SlackHarness, fake_hf: FakeHF, database_url: str, tmp_path: Any
+) -> None:
+    import os
+
+    fake_hf.set_day("2025-11-20", sample_items(4, day=dt.date(2025, 11, 20)))
+    await slack.command("digest here 09:00 UTC")
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("SLACK_", "PAPERBOY_"))} | {
+        "SLACK_API_BASE_URL": slack.fake.url + "/api/",
+        "SLACK_BOT_TOKEN": "xoxb-cli",
+        "PAPERBOY_DATABASE_URL": database_url,
+        "PAPERBOY_HF_BASE_URL": fake_hf.url,
+        # The shortest lease: tries of a failed send 0.07 s and 0.3 s apart instead of 2 and 10 s.
+        "PAPERBOY_CLAIM_LEASE_SECONDS": "10",
+        "PYTHONPATH": str(PROJECT_ROOT),
+    }
+    args = ("digest", "post", "--platform", "slack", "--channel", CHANNEL, "--date", "2025-11-20")
+
+    async def cli() -> tuple[int, str]:
+        process = await spawn(*args, env=env, cwd=tmp_path)
+        out, _ = await asyncio.wait_for(process.communicate(), 60)
+        assert process.returncode is not None
+        return process.returncode, out.decode()
+
+    # One HTTP 500 is tried again within the run.
+    slack.fake.fail_on_call("chat.postMessage", 2, Failure(500, error="internal_error"))
+    # The third paper fails on every try: the run gives up on it and says so in one line.
+    for call in (5, 6, 7):
+        slack.fake.fail_on_call("chat.postMessage", call, Failure(200, error="internal_error"))
+    code, out = await cli()
+    assert code == 1 and "Traceback" not in out, out
+    assert out.strip().splitlines()[-1] == (
+        "Thu 20 Nov 2025's digest is incomplete: 2 of 5 messages could not be sent "
+        "(Slack said internal_error; tried 3 times); the next run sends them."
+    )
+    listed = await slack.command("digest status")
+    assert "Last post: none yet." in blocks_text(listed)
+
+    code, out = await cli()  # at once: the first run gave its claims back
+    assert code == 0 and out.strip().splitlines()[-1] == "Posted Thu 20 Nov 2025's list (4 papers).", out
+    delivered = slack.fake.calls_to("chat.postMessage")
+    ok_texts = [
+        call.params["text"]
+        for number, call in enumerate(delivered, 1)
+        if number not in (2, 5, 6, 7)  # the calls answered with a failure
+    ]
+    assert len(ok_texts) == 5 and len(set(ok_texts)) == 5  # a header and four cards, none twice
+    header_ts = {call.params.get("thread_ts") for call in delivered[1:]}
+    assert len(header_ts) == 1 and None not in header_ts  # every card in the header's thread

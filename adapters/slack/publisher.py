@@ -15,7 +15,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.blocks import outgoing_message
-from bot.ports import ChannelUnavailable, Outgoing
+from bot.ports import ChannelUnavailable, Outgoing, PublishFailed
 from bot.types import ChannelRef, Notice, Post, PostRef, UserRef
 
 log = logging.getLogger(__name__)
@@ -51,6 +51,12 @@ def make_client(*, token: str | None, base_url: str) -> AsyncWebClient:
     )
 
 
+def slack_failure(exc: SlackApiError) -> str:
+    """What Slack answered, in a few words: its error code, else the HTTP status."""
+    error = exc.response.get("error") if isinstance(exc.response.data, dict) else None
+    return f"Slack said {error}" if error else f"Slack answered HTTP {exc.response.status_code}"
+
+
 class SlackPublisher:
     platform = PLATFORM
     who_manages = "Slack workspace admins and owners"
@@ -83,6 +89,9 @@ class SlackPublisher:
                     if exc.response.get("error") != "invalid_blocks" or isinstance(message, Notice):
                         raise
                     response = await self._post_plainer(client, channel, message, thread, exc)
+            except SlackApiError as exc:
+                # internal_error, fatal_error, an HTTP 5xx: the core tries again, then reports it.
+                raise PublishFailed(slack_failure(exc)) from exc
             finally:
                 # Counted from when Slack answered, so consecutive posts arrive an interval apart.
                 self._last_post[channel.channel] = asyncio.get_running_loop().time()
