@@ -6,11 +6,20 @@ import asyncio
 import datetime as dt
 import os
 import re
+from collections.abc import AsyncIterator
 from pathlib import Path
+
+import pytest
+from aiohttp import web
 
 from bot.post_calendar import newest_closed_day
 from tests.fake_hf import FakeHF
-from tests.paperboy_process import spawn
+from tests.paperboy_process import PROJECT_ROOT, spawn
+
+SLOW_PAPER = (
+    "2205.90001",
+    "Need is All You Need: Homeostatic Neural Networks Adapt to Concept Shift",
+)  # not on a recent list
 
 
 class ConsoleProcess:
@@ -52,6 +61,43 @@ class ConsoleProcess:
 
 async def start(args: list[str], env: dict[str, str], cwd: Path) -> ConsoleProcess:
     return ConsoleProcess(await spawn(*args, env=env, cwd=cwd, stdin=asyncio.subprocess.PIPE))
+
+
+class GatedHF(FakeHF):
+    """A fake Hugging Face whose /api/papers (one paper, as `/paper show` of an unstored paper
+    asks) answers only once `gate` is set: a Hugging Face that hangs, for as long as a test says."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.move_day("2025-05-13", newest_closed_day(dt.datetime.now(dt.UTC)))  # a recent list
+        self.gate = asyncio.Event()
+        self.asked = asyncio.Event()  # a paper request has arrived and waits at the gate
+
+    async def _paper(self, request: web.Request) -> web.Response:
+        self.asked.set()
+        await self.gate.wait()
+        return await super()._paper(request)
+
+
+@pytest.fixture
+async def gated_hf() -> AsyncIterator[GatedHF]:
+    fake = GatedHF()
+    await fake.start()
+    try:
+        yield fake
+    finally:
+        fake.gate.set()
+        await fake.stop()
+
+
+def hf_env(url: str, tmp_path: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "PAPERBOY_HF_BASE_URL": url,
+        "PAPERBOY_HF_RETRY_BUDGET_SECONDS": "2",
+        "PYTHONPATH": str(PROJECT_ROOT),
+        "XDG_STATE_HOME": str(tmp_path / "state"),
+    }
 
 
 async def test_run_answers_posts_counts_votes_and_keeps_them_across_a_restart(
@@ -136,3 +182,35 @@ async def test_unreachable_hf_is_said_once_and_the_bot_keeps_running(tmp_path: P
     assert await bot.close() == 0
     assert sum("unreachable" in line for line in bot.seen) == 1
     assert not any("Traceback" in line for line in bot.seen)
+
+
+async def test_a_slow_command_does_not_hold_up_the_next_and_the_end_of_input_waits_for_it(
+    gated_hf: GatedHF, tmp_path: Path
+) -> None:
+    bot = await start(["run"], hf_env(gated_hf.url, tmp_path), tmp_path)
+    await bot.expect(r"^\* First start: fetched 2 papers")
+    await bot.send(f"/paper show {SLOW_PAPER[0]}")
+    await asyncio.wait_for(gated_hf.asked.wait(), 20)  # the show waits on Hugging Face
+    await bot.send("/paper search learning from peers")
+    await bot.expect(r"^1\. Learning from Peers in Reasoning Models$")
+    assert not any(SLOW_PAPER[1] in line for line in bot.seen)
+
+    assert bot.process.stdin
+    bot.process.stdin.close()  # end of input, with the show still running: it is waited for
+    gated_hf.gate.set()
+    await bot.expect(rf"^{re.escape(SLOW_PAPER[1])}$")
+    assert await asyncio.wait_for(bot.process.wait(), 20) == 0
+    assert not any("\x1b" in line or "Traceback" in line for line in bot.seen)  # no prompt, no escapes
+
+
+async def test_quit_cancels_a_command_still_running(gated_hf: GatedHF, tmp_path: Path) -> None:
+    bot = await start(["run"], hf_env(gated_hf.url, tmp_path), tmp_path)
+    await bot.expect(r"^\* First start: fetched 2 papers")
+    await bot.send(f"/paper show {SLOW_PAPER[0]}")
+    await asyncio.wait_for(gated_hf.asked.wait(), 20)
+    await bot.send("/quit")
+    assert await asyncio.wait_for(bot.process.wait(), 20) == 0  # while Hugging Face still hangs
+    assert bot.process.stdout
+    bot.seen += (await bot.process.stdout.read()).decode().splitlines()
+    # The show was cancelled, not answered late (not even with "Hugging Face is unreachable").
+    assert not any(SLOW_PAPER[0] in line or "Traceback" in line for line in bot.seen), bot.seen

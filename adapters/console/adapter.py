@@ -2,24 +2,37 @@
 
 It only translates: lines in become `Command`s and `Reaction`s for the core, and the core's
 posts and replies come out as plain text, each posted message with a short id to react to.
+
+Each line runs as its own task, so a slow command (a paper fetched from a Hugging Face that does
+not answer) never holds up the next one; each answer is printed whole when its command is done.
+On a terminal the line is typed at a prompt with editing, history and Tab completion
+(adapters/console/terminal.py); from a pipe or a file, lines are read as they come, without a
+prompt or escape codes, and the end of input waits for the commands still running.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator
 from typing import TextIO
 
+from prompt_toolkit.patch_stdout import patch_stdout
+
+from adapters.console.terminal import interactive, logging_through, open_history_for_user, typed_lines
 from bot.cards import card_text
 from bot.paperbot import PaperBot
 from bot.ports import Outgoing
 from bot.types import ChannelRef, Command, Notice, PostRef, Reaction, Reply, UserRef
 
+log = logging.getLogger(__name__)
+
 PLATFORM = "console"
 COMMUNITY = "local"
 CHANNEL = "console"
+QUIT_WORDS = {"/quit", "/exit", "quit", "exit"}
 PROMPT_HELP = "Type /paper help for commands, /react ID 👍 to vote on a posted paper, Ctrl-D to quit."
 
 
@@ -80,7 +93,7 @@ class ConsoleAdapter:
         text = line.strip()
         if not text:
             return True
-        if text.lower() in {"/quit", "/exit", "quit", "exit"}:
+        if is_quit(text):
             return False
         verb, _, rest = text.partition(" ")
         verb = verb.lower()
@@ -111,14 +124,78 @@ class ConsoleAdapter:
         action = "counted" if added else "removed"
         self._print(f"Vote {action} for {vote.paper_id}: 👍 {tally.up} · 👎 {tally.down}")
 
-    async def run(self, lines: AsyncIterator[str]) -> None:
+    async def run(self, lines: AsyncIterable[str]) -> None:
+        """Serve typed lines until the input ends or the user quits.
+
+        `stdin_lines()` is read at a prompt when stdin and the output are a terminal, else line
+        by line. Lines read line by line are all answered before this returns; Ctrl-D and
+        Ctrl-C at the prompt, and /quit, cancel the commands still running.
+        """
         self._print(PROMPT_HELP)
-        async for line in lines:
-            if not await self.handle_line(line):
-                return
+        if isinstance(lines, StdinLines) and interactive(sys.stdin, self.out):
+            await self._serve_terminal()
+        else:
+            await self._serve(aiter(lines), finish=True)
+
+    async def _serve_terminal(self) -> None:
+        history = await open_history_for_user()
+        original = self.out
+        with patch_stdout():
+            self.out = sys.stdout  # the proxy that prints above the prompt
+            try:
+                with logging_through(sys.stdout):
+                    await self._serve(typed_lines(history), finish=False)
+            finally:
+                self.out = original
+
+    async def _serve(self, lines: AsyncIterator[str], *, finish: bool) -> None:
+        """Start a task per line; at the end of `lines`, wait for them (`finish`) or cancel them."""
+        running: set[asyncio.Task[bool]] = set()
+        try:
+            async for line in lines:
+                if is_quit(line.strip()):
+                    return
+                if not line.strip():
+                    continue
+                task = asyncio.create_task(self.handle_line(line), name=f"console: {line.strip()}")
+                running.add(task)
+                task.add_done_callback(_finished)
+                task.add_done_callback(running.discard)
+            if finish and running:
+                await asyncio.wait(running)
+        finally:
+            if isinstance(lines, AsyncGenerator):
+                await lines.aclose()
+            for task in running:
+                task.cancel()
+            if running:
+                await asyncio.wait(running)
 
 
-async def stdin_lines() -> AsyncIterator[str]:
+def is_quit(text: str) -> bool:
+    return text.lower() in QUIT_WORDS
+
+
+def _finished(task: asyncio.Task[bool]) -> None:
+    """A command that raised is logged (the console goes on); a cancelled one says nothing."""
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        log.error("console command failed: %s", task.get_name(), exc_info=exc)
+
+
+class StdinLines:
+    """The lines typed on stdin. `async for` reads them as they come (a pipe, a file or a
+    terminal in its ordinary line mode); `ConsoleAdapter.run` reads them at a prompt instead
+    when stdin and its output are a terminal."""
+
+    def __aiter__(self) -> AsyncIterator[str]:
+        return _read_stdin()
+
+
+def stdin_lines() -> StdinLines:
+    return StdinLines()
+
+
+async def _read_stdin() -> AsyncIterator[str]:
     """Lines from stdin without blocking the event loop (a pipe or a terminal)."""
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
