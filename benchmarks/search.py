@@ -56,7 +56,7 @@ FIRST_MONTH = (2023, 5)
 LAST_MONTH = (2026, 11)
 LIMIT = 10
 
-# Word shapes chosen so that neither stemmer (FTS5 porter, PostgreSQL english) changes them:
+# Word shapes chosen so that the stemmer (Porter's, on both databases) changes none of them:
 # vocabulary words alternate consonant/vowel and end in "a" or "o"; names end in a consonant
 # and use no "s" or "f", so a name can never stem into a vocabulary word.
 _CONSONANTS = "bdghklmnprtvz"
@@ -440,7 +440,7 @@ async def count_hits(engine: AsyncEngine, query: str) -> int:
         sql = "SELECT count(*) FROM paper_fts WHERE paper_fts MATCH :q"
         params = {"q": to_fts5(parsed)}
     else:
-        sql = "SELECT count(*) FROM papers WHERE search_tsv @@ websearch_to_tsquery('english', :q)"
+        sql = "SELECT count(*) FROM papers WHERE search_tsv @@ websearch_to_tsquery('paperboy_english', :q)"
         params = {"q": to_websearch(parsed)}
     async with engine.connect() as conn:
         return int((await conn.execute(text(sql), params)).scalar_one())

@@ -57,6 +57,9 @@ class PaperRow(SQLModel, table=True):
     ai_summary: str | None = Field(default=None, sa_column=Column(Text))
     ai_keywords: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     keywords_text: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    # The emoji of title, keywords and abstract as index words (bot.query.emoji_text): neither
+    # FTS5 nor PostgreSQL indexes emoji themselves.
+    emoji_text: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     thumbnail: str | None = Field(default=None, sa_column=Column(Text))
     first_seen: dt.datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     last_refreshed: dt.datetime = Field(sa_column=Column(UTCDateTime, nullable=False))

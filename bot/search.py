@@ -20,15 +20,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.ids import arxiv_order
 from bot.models import UTCDateTime
-from bot.query import SearchQuery, to_fts5, to_websearch
+from bot.query import NOTHING_TO_SEARCH, SearchQuery, to_fts5, to_websearch, websearch_term
 from bot.sqlite_reader import SQLiteReader
 from bot.store import paper_from_values, row_to_paper
 from bot.types import Paper, SearchResults
 
 DEFAULT_CANDIDATE_CAP = 1_000
 MAX_LIMIT = 100
-# bm25 column weights, in the FTS5 column order: title, authors, keywords, abstract, org.
-_BM25 = "bm25(paper_fts, 10.0, 4.0, 3.0, 1.0, 0.0)"
+# bm25 column weights, in the FTS5 column order: title, authors, keywords, abstract, org, emoji
+# (as keywords: PostgreSQL weighs emoji like keywords, 'B').
+_BM25 = "bm25(paper_fts, 10.0, 4.0, 3.0, 1.0, 0.0, 3.0)"
 _COLUMNS = (
     "p.id, p.title, p.abstract, p.authors, p.organization, p.organization_slug, p.published, "
     "p.upvotes, p.comments, p.github_repo, p.github_stars, p.project_page, p.ai_summary, "
@@ -43,7 +44,6 @@ _TYPES: dict[str, Any] = {
     "candidates": Integer(),
 }
 NO_MATCH = "No papers match."
-NOTHING_TO_SEARCH = 'Nothing to search for: use words, "phrases" or filters such as author:NAME.'
 ONLY_EXCLUSIONS = "Add a word to search for: -word only narrows a search."
 ONLY_STOPWORDS = (
     'No papers match: words such as "the", "not" or "with" are too common to be searched for. '
@@ -107,9 +107,9 @@ class PaperSearch:
         if among is not None and not among:
             return SearchResults(message=NO_MATCH)
         if query.is_empty:
-            return SearchResults(message=NOTHING_TO_SEARCH)
+            return SearchResults(message=ONLY_STOPWORDS if query.skipped else NOTHING_TO_SEARCH)
         if not query.has_text and query.excluded:
-            return SearchResults(message=ONLY_EXCLUSIONS)
+            return SearchResults(message=ONLY_STOPWORDS if query.skipped else ONLY_EXCLUSIONS)
         if self._reader is not None:
             sql, params = self._sqlite(query, limit, among)
             rows = await self._reader.fetch_all(*_sqlite_params(sql, params))
@@ -122,8 +122,6 @@ class PaperSearch:
                 statement = statement.bindparams(bindparam("among", expanding=True))
             async with self.engine.connect() as conn:
                 result = (await conn.execute(statement, params)).all()
-                if not result and "ws" in params and await self._only_stopwords(conn, params["ws"]):
-                    return SearchResults(message=ONLY_STOPWORDS)
             papers = tuple(row_to_paper(row) for row in result)
             candidates = result[0]._mapping["candidates"] if result else 0
         return SearchResults(
@@ -131,15 +129,6 @@ class PaperSearch:
             message=None if papers else NO_MATCH,
             truncated_candidates=bool(papers) and candidates >= self.candidate_cap,
         )
-
-    @staticmethod
-    async def _only_stopwords(conn: Any, websearch: str) -> bool:
-        """PostgreSQL's english configuration drops stopwords, so a query of nothing else is
-        empty and matches nothing (SQLite's FTS5 indexes every word and finds them)."""
-        nodes = await conn.scalar(
-            text("SELECT numnode(websearch_to_tsquery('english', :ws))"), {"ws": websearch}
-        )
-        return bool(nodes == 0)
 
     def _sqlite_paper(self, row: tuple[Any, ...]) -> Paper:
         values = dict(zip(_COLUMN_NAMES, row, strict=False))
@@ -223,11 +212,16 @@ class PaperSearch:
             params["among"] = list(among)
         websearch = to_websearch(query)
         if websearch:
-            where.append("p.search_tsv @@ websearch_to_tsquery('english', :ws)")
+            where.append("p.search_tsv @@ websearch_to_tsquery('paperboy_english', :ws)")
             params["ws"] = websearch
-            score = "ts_rank(p.search_tsv, websearch_to_tsquery('english', :ws))"
+            score = "ts_rank(p.search_tsv, websearch_to_tsquery('paperboy_english', :ws))"
         else:
             score = "0"
+        # Each exclusion is a filter of its own: ts_rank gives a tsquery with a negation
+        # (`'reason' & !'survey'`) the same rank, 1e-20, for every paper, so no ranking at all.
+        for index, term in enumerate(query.excluded):
+            where.append(f"NOT (p.search_tsv @@ websearch_to_tsquery('paperboy_english', :ex{index}))")
+            params[f"ex{index}"] = websearch_term(term)
         for index, term in enumerate(query.authors):
             where.append(f"p.authors_tsv @@ phraseto_tsquery('simple', :author{index})")
             params[f"author{index}"] = " ".join(term)

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.ids import arxiv_order
 from bot.models import DailyEntryRow, DailyFetchRow, PaperRow
+from bot.query import emoji_text
 from bot.types import DailyList, Paper
 
 PAPERS = PaperRow.__table__  # type: ignore[attr-defined]
@@ -45,6 +46,7 @@ _REFRESHED = (
     "upvotes",
     "ai_keywords",
     "keywords_text",
+    "emoji_text",
     "last_refreshed",
 )
 
@@ -69,6 +71,7 @@ def paper_to_values(paper: Paper, now: dt.datetime) -> dict[str, Any]:
         "ai_summary": paper.ai_summary,
         "ai_keywords": list(paper.ai_keywords),
         "keywords_text": ", ".join(paper.ai_keywords),
+        "emoji_text": emoji_text(paper.title, *paper.ai_keywords, paper.abstract),
         "thumbnail": paper.thumbnail,
         "first_seen": now,
         "last_refreshed": now,
@@ -105,8 +108,9 @@ def row_to_paper(row: Row[Any] | Any) -> Paper:
 # SQLite's FTS5 index takes new papers in one statement per batch (migration 0004); PostgreSQL's
 # tsvector columns are generated. Updates and deletes are kept in step by triggers.
 _INDEX_NEW_PAPERS = text(
-    "INSERT INTO paper_fts(rowid, title, authors_text, keywords_text, abstract, org_text) "
-    "SELECT seq, title, authors_text, keywords_text, abstract, org_text FROM papers WHERE id IN :ids"
+    "INSERT INTO paper_fts(rowid, title, authors_text, keywords_text, abstract, org_text, emoji_text) "
+    "SELECT seq, title, authors_text, keywords_text, abstract, org_text, emoji_text FROM papers "
+    "WHERE id IN :ids"
 ).bindparams(bindparam("ids", expanding=True))
 
 # One statement for any number of ids: compiled once, the list expanded at execution.

@@ -1,11 +1,16 @@
 """Migrations run on every start; running them again never loses data."""
 
+from alembic import command
 from alembic.script import ScriptDirectory
-from sqlalchemy import text
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.db import alembic_config, create_engine, current_revision, upgrade
 from bot.hf_parse import parse_daily_items
+from bot.ids import arxiv_order
+from bot.query import parse_query
+from bot.search import PaperSearch
 from bot.store import PaperStore
 from bot.votes import VoteBook
 from tests.conftest import NOW
@@ -93,5 +98,90 @@ async def test_upgrading_past_0006_keeps_votes_and_a_removal_still_clears_an_old
         async with engine.begin() as conn:
             rows = (await conn.execute(text("SELECT emoji FROM reactions"))).scalars().all()
         assert rows == [""]
+    finally:
+        await engine.dispose()
+
+
+async def _downgrade(engine: AsyncEngine, revision: str) -> None:
+    def run(connection: Connection) -> None:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
+
+    async with engine.begin() as conn:
+        await conn.run_sync(run)
+
+
+async def _papers_columns(engine: AsyncEngine) -> list[str]:
+    async with engine.connect() as conn:
+        return await conn.run_sync(lambda c: [column["name"] for column in inspect(c).get_columns("papers")])
+
+
+async def test_0008_makes_the_emoji_of_stored_papers_searchable_and_downgrades_cleanly(
+    database_url: str,
+) -> None:
+    engine: AsyncEngine = create_engine(database_url)
+    try:
+        await upgrade(engine, "0007")
+        async with engine.begin() as conn:
+            for pid, title, abstract, keywords in [
+                (
+                    "2501.00001",
+                    "🦙LLaMA goes to school",
+                    "We test GPT-3.5 and 👩\u200d🔬 assistants.",
+                    "🤖 robots",
+                ),
+                ("2501.00002", "Plain school", "Nothing special.", ""),
+            ]:
+                await conn.execute(
+                    text(
+                        "INSERT INTO papers (id, seq, title, abstract, authors, authors_text, org_text,"
+                        " upvotes, comments, ai_keywords, keywords_text, first_seen, last_refreshed)"
+                        " VALUES (:id, :seq, :title, :abstract, '[]', '', '', 0, 0, '[]', :keywords,"
+                        " '2025-11-20 10:00:00.000000', '2025-11-20 10:00:00.000000')"
+                    ),
+                    {
+                        "id": pid,
+                        "seq": arxiv_order(pid),
+                        "title": title,
+                        "abstract": abstract,
+                        "keywords": keywords,
+                    },
+                )
+            if engine.dialect.name == "sqlite":  # as the store indexed new papers at 0007
+                await conn.execute(
+                    text(
+                        "INSERT INTO paper_fts(rowid, title, authors_text, keywords_text, abstract, org_text)"
+                        " SELECT seq, title, authors_text, keywords_text, abstract, org_text FROM papers"
+                    )
+                )
+
+        async def found(*queries: str) -> list[list[str]]:
+            search = PaperSearch(engine)
+            try:
+                return [[p.id for p in (await search.search(parse_query(q))).papers] for q in queries]
+            finally:
+                await search.aclose()
+
+        await upgrade(engine)
+        assert await found("🦙", "👩\u200d🔬", "🤖", "llama", "gpt-3.5") == [["2501.00001"]] * 5
+        assert sorted((await found("school"))[0]) == ["2501.00001", "2501.00002"]
+
+        await _downgrade(engine, "0007")
+        assert "emoji_text" not in await _papers_columns(engine)
+        async with engine.begin() as conn:
+            # The 0007 index is whole again, and its update trigger or generated column still works.
+            await conn.execute(text("UPDATE papers SET title = 'Plain college' WHERE id = '2501.00002'"))
+            if engine.dialect.name == "sqlite":
+                match = "SELECT count(*) FROM paper_fts WHERE paper_fts MATCH :word"
+            else:
+                match = (
+                    "SELECT count(*) FROM papers WHERE search_tsv @@ websearch_to_tsquery('english', :word)"
+                )
+            counts = [(await conn.execute(text(match), {"word": w})).scalar() for w in ("school", "college")]
+        assert counts == [1, 1]
+
+        await upgrade(engine)
+        assert await found("🦙", "college") == [["2501.00001"], ["2501.00002"]]
     finally:
         await engine.dispose()

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.db import create_engine, upgrade
 from bot.hf_parse import parse_daily_items
 from bot.query import QueryError, parse_query
-from bot.search import NO_MATCH, ONLY_EXCLUSIONS, PaperSearch
+from bot.search import NO_MATCH, ONLY_EXCLUSIONS, ONLY_STOPWORDS, PaperSearch
 from bot.store import PaperStore
 from bot.types import Paper
 from tests.conftest import NOW
@@ -245,12 +245,63 @@ async def test_an_in_memory_sqlite_database_is_refused_with_a_clear_message() ->
         await engine.dispose()
 
 
-async def test_a_query_of_only_very_common_words_finds_them_or_says_why_not(search: PaperSearch) -> None:
-    # SQLite's FTS5 indexes every word; PostgreSQL's english configuration drops stopwords, so
-    # there such a query can match nothing, and the answer says why rather than "no papers".
-    found = await search.search(parse_query("the"), limit=5)
-    if search.engine.dialect.name == "sqlite":
-        assert found.papers
-    else:
-        assert not found.papers and found.message and "too common" in found.message
+async def test_very_common_words_are_skipped_alike_on_both_databases(search: PaperSearch) -> None:
+    # PostgreSQL's english configuration cannot search for stopwords; SQLite skips them too, so
+    # that a query means the same on both.
+    for text in ("the", "NOT", '"the"', "don't", "the -survey"):
+        found = await search.search(parse_query(text), limit=5)
+        assert not found.papers and found.message == ONLY_STOPWORDS, text
+    assert await ids(search, "reasoning NOT survey", limit=100) == await ids(
+        search, "reasoning survey", limit=100
+    )
+    assert await ids(search, "reasoning NOT survey")
     assert (await search.search(parse_query("the zzzqqq"), limit=5)).message == NO_MATCH
+
+
+async def test_an_exclusion_leaves_the_ranking_to_the_words_searched_for(
+    engine: AsyncEngine, new_search: Callable[..., PaperSearch]
+) -> None:
+    await PaperStore(engine).upsert_papers(
+        [
+            paper("2501.00001", "Zebra reasoning", abstract="Zebra stripes.", published=dt.date(2025, 1, 2)),
+            paper("2503.00002", "Other matters", abstract="A zebra appears.", published=dt.date(2025, 3, 2)),
+            paper("2503.00003", "Zebra survey", abstract="zebra", published=dt.date(2025, 3, 3)),
+        ],
+        now=NOW,
+    )
+    search = new_search()
+    assert await ids(search, "zebra") == ["2503.00003", "2501.00001", "2503.00002"]
+    assert await ids(search, "zebra -survey") == ["2501.00001", "2503.00002"]
+    assert await ids(search, "zebra -survey -stripes") == ["2503.00002"]
+
+
+async def test_emoji_are_searched_as_whole_symbols(
+    engine: AsyncEngine, new_search: Callable[..., PaperSearch]
+) -> None:
+    store = PaperStore(engine)
+    await store.upsert_papers(
+        [
+            paper("2501.00001", "👩\u200d🔬 Lab assistants", abstract="Scientists at work."),
+            paper("2501.00002", "🦙LLaMA goes to school", ai_keywords=("🤖 robots",)),
+            paper("2501.00003", "A woman 👩 in a lab", abstract="We liked it 👍🏽."),
+            paper("2501.00004", "Plain text about llamas"),
+            paper("2501.00005", "Flags 🇫🇷 and keycaps 1\ufe0f\u20e3"),
+        ],
+        now=NOW,
+    )
+    search = new_search()
+    assert await ids(search, "👩\u200d🔬") == ["2501.00001"]
+    assert await ids(search, "👩🏽\u200d🔬") == ["2501.00001"]  # a skin tone finds every tone
+    assert await ids(search, "👩") == ["2501.00003"]  # not the scientist: a different symbol
+    assert await ids(search, "🦙") == ["2501.00002"]
+    assert set(await ids(search, "llama")) == {"2501.00002", "2501.00004"}
+    assert await ids(search, "🤖") == ["2501.00002"]  # from the AI keywords
+    assert await ids(search, "👍") == ["2501.00003"]
+    assert await ids(search, "🦙 school") == ["2501.00002"]
+    assert await ids(search, "llama -🦙") == ["2501.00004"]
+    assert await ids(search, "🇫🇷") == ["2501.00005"]
+    assert await ids(search, "1\ufe0f\u20e3") == ["2501.00005"]
+    # A refreshed title is searched by its new emoji only.
+    await store.upsert_papers([paper("2501.00002", "🐙 Octopus goes to school")], now=NOW)
+    assert await ids(search, "🦙") == []
+    assert await ids(search, "🐙") == ["2501.00002"]
