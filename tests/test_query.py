@@ -77,6 +77,7 @@ def test_very_common_words_are_skipped_unless_inside_a_phrase() -> None:
             ("🏴\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f",),
         ),
         ("café ℹ\ufe0f", ("café", "ℹ")),  # ℹ is a letter to Unicode
+        ("love ❤\ufe0f x² — 𝒳", ("love", "❤", "x²", "𝒳")),  # an emoji of the BMP; a letter beyond it
     ],
 )
 def test_emoji_are_whole_tokens(text: str, expected: tuple[str, ...]) -> None:
