@@ -1,30 +1,37 @@
-"""Pacing a request budget proactively: evenly spaced slots, handed out first come, first served.
+"""Pacing a request budget proactively: evenly spaced releases, first come, first served.
 
 Platform-neutral. The Discord adapter paces every bot REST request under Discord's global limit
 with one `Pacer`; the Slack adapter can pace a workspace's budget the same way.
 
-A caller reserves the next free slot the moment it asks (so callers go in the order they asked)
-and sleeps until that slot: no polling, no lock, O(1) per request. Slots are `1 / rate` seconds
-apart and an idle pacer lets the next request through at once, so any window of one second holds
-at most `ceil(rate)` slots. What a server counts is arrivals, which are later than the slots by a
-variable delay (the event loop resuming the caller, then the network); pick `rate` with that
-jitter in mind (see `adapters.discord.adapter.GLOBAL_RATE`).
+Callers queue in the order they ask; one dispatcher task releases the head of the queue every
+`1 / rate` seconds and sleeps in between (no polling, O(1) per request), and goes away when the
+queue is empty. An idle pacer lets a request through at once. The spacing is kept on the clock as
+the releases happen, not on a precomputed timetable: after the event loop stalls (a long
+synchronous step, a garbage collection, a starved CPU) the requests that were due meanwhile go out
+one interval apart, not together. Only a release late by at most `tolerance` keeps its place on
+the timetable, so that ordinary scheduling lateness does not slow the pace down.
+
+So any span of `t` seconds holds at most `(t + tolerance) * rate + 1` releases. What a server
+counts is arrivals, later than the releases by a variable delay (the caller resuming, then the
+network); pick `rate` with that jitter in mind (see `adapters.discord.adapter.GLOBAL_RATE`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
+from collections import deque
 from collections.abc import Awaitable, Callable
 
 
 class Pacer:
-    """At most one slot per `1 / rate` seconds, in the order callers ask for them."""
+    """At most one release per `1 / rate` seconds, in the order callers asked."""
 
     def __init__(
         self,
         rate: float,
         *,
+        tolerance: float | None = None,
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -32,41 +39,58 @@ class Pacer:
             raise ValueError(f"a pacing rate must be a positive number of requests per second, not {rate}")
         self.rate = rate
         self.interval = 1.0 / rate
+        self.tolerance = self.interval / 4 if tolerance is None else tolerance
         self._clock = clock
         self._sleep = sleep
-        self._next = -math.inf  # the earliest free slot
-        self.waiting = 0
-        """Callers asleep until their slot."""
+        self._queue: deque[asyncio.Future[None]] = deque()
+        self._dispatcher: asyncio.Task[None] | None = None
+        self._slot = -math.inf  # the timetable time of the last release
         self.granted = 0
-        """Slots used so far."""
+        """Requests released so far."""
         self.delayed = 0
-        """Slots that had to be waited for (the rest went through at once)."""
+        """Of those, the ones that had to queue (the rest went through at once)."""
         self.longest_wait = 0.0
-        """The longest time a caller was told to wait for its slot, in seconds."""
-        self.latest_start = 0.0
-        """How long after its slot a caller resumed at worst (event-loop lag), in seconds."""
+        """The longest a released request queued, in seconds."""
+        self.stalls = 0
+        """Releases so late (over `tolerance`) that the timetable started again from them."""
+
+    @property
+    def waiting(self) -> int:
+        """Requests queued for their release."""
+        return sum(1 for future in self._queue if not future.done())
 
     def _now(self) -> float:
         return self._clock() if self._clock is not None else asyncio.get_running_loop().time()
 
     async def wait(self) -> None:
-        """Return at this caller's slot. A cancelled caller gives its slot back if it was the last
-        one handed out; otherwise the slot goes unused (later callers keep theirs)."""
-        now = self._now()
-        slot = max(now, self._next)
-        self._next = slot + self.interval
-        delay = slot - now
-        if delay > 0:
-            self.waiting += 1
-            try:
-                await self._sleep(delay)
-            except BaseException:
-                if self._next == slot + self.interval:
-                    self._next = slot
-                raise
-            finally:
-                self.waiting -= 1
-            self.delayed += 1
-            self.longest_wait = max(self.longest_wait, delay)
-        self.granted += 1
-        self.latest_start = max(self.latest_start, self._now() - slot)
+        """Return when this caller may send. A caller cancelled while queued leaves the queue."""
+        asked = self._now()
+        if not self._queue and asked >= self._slot + self.interval:
+            self._slot = asked
+            self.granted += 1
+            return
+        release = asyncio.get_running_loop().create_future()
+        self._queue.append(release)
+        if self._dispatcher is None or self._dispatcher.done():
+            self._dispatcher = asyncio.create_task(self._dispatch(), name="pacer")
+        await release
+        self.delayed += 1
+        self.longest_wait = max(self.longest_wait, self._now() - asked)
+
+    async def _dispatch(self) -> None:
+        while True:
+            while self._queue and self._queue[0].done():
+                self._queue.popleft()  # cancelled while queued
+            if not self._queue:
+                return
+            due = self._slot + self.interval
+            ahead = due - self._now()
+            if ahead > 0:
+                await self._sleep(ahead)
+                continue  # the head may have been cancelled meanwhile
+            now = self._now()
+            if now - due > self.tolerance:
+                self.stalls += 1
+            self._slot = max(due, now - self.tolerance)
+            self._queue.popleft().set_result(None)
+            self.granted += 1

@@ -29,7 +29,7 @@ DAY = dt.date(2025, 11, 20)  # the newest closed list at the core fixture's cloc
 
 # --- the pacer on its own ----------------------------------------------------------------------
 class ManualTime:
-    """A clock that moves only when told to, and a sleep that records instead of sleeping."""
+    """A clock that moves only when something sleeps (or a test moves it), by exactly that long."""
 
     def __init__(self) -> None:
         self.now = 100.0
@@ -40,37 +40,68 @@ class ManualTime:
 
     async def sleep(self, seconds: float) -> None:
         self.sleeps.append(round(seconds, 9))
+        await asyncio.sleep(0)  # whoever was just released resumes first, at the current time
+        self.now += seconds
 
 
-async def test_pacer_hands_out_evenly_spaced_slots_in_the_order_asked() -> None:
+def manual_pacer(rate: float) -> tuple[Pacer, ManualTime]:
     time = ManualTime()
-    pacer = Pacer(10, clock=time.clock, sleep=time.sleep)
-    await asyncio.gather(*(pacer.wait() for _ in range(5)))
-    assert time.sleeps == [0.1, 0.2, 0.3, 0.4]  # the first goes at once, then one per 0.1 s
-    assert (pacer.granted, pacer.delayed, pacer.waiting) == (5, 4, 0)
-
-    time.now += 0.45  # the last slot (0.4) has passed, the next free one is 0.5
-    await pacer.wait()
-    assert time.sleeps[-1] == pytest.approx(0.05)
-    time.now += 10  # idle: no waiting, and no saved-up burst either
-    await pacer.wait()
-    await pacer.wait()
-    assert time.sleeps[-2:] == [pytest.approx(0.05), 0.1]
+    return Pacer(rate, clock=time.clock, sleep=time.sleep), time
 
 
-async def test_a_cancelled_caller_gives_back_the_last_slot() -> None:
-    time = ManualTime()
+async def test_pacer_releases_evenly_spaced_in_the_order_asked() -> None:
+    pacer, time = manual_pacer(10)
+    released: list[tuple[int, float]] = []
 
-    async def cancelled(_seconds: float) -> None:
-        raise asyncio.CancelledError
+    async def caller(number: int) -> None:
+        await pacer.wait()
+        released.append((number, round(time.now - 100.0, 9)))
 
-    pacer = Pacer(10, clock=time.clock, sleep=cancelled)
+    await asyncio.gather(*(caller(number) for number in range(5)))
+    assert released == [(0, 0.0), (1, 0.1), (2, 0.2), (3, 0.3), (4, 0.4)]
+    assert (pacer.granted, pacer.delayed, pacer.waiting, pacer.stalls) == (5, 4, 0, 0)
+    assert pacer.longest_wait == pytest.approx(0.4)
+
+    time.now += 10  # idle: the next request goes at once, and no burst is saved up
+    await asyncio.gather(*(caller(number) for number in range(5, 8)))
+    assert [at for _, at in released[5:]] == [10.4, 10.5, 10.6]
+
+
+async def test_after_a_stall_the_overdue_requests_go_out_spaced_not_together() -> None:
+    pacer, time = manual_pacer(10)
+    released: list[float] = []
+    stall = 1.0
+
+    async def stalling_sleep(seconds: float) -> None:
+        nonlocal stall
+        await asyncio.sleep(0)
+        time.now += seconds + stall  # the first time, the event loop was busy for a second
+        stall = 0.0
+
+    pacer._sleep = stalling_sleep
+
+    async def caller() -> None:
+        await pacer.wait()
+        released.append(round(time.now - 100.0, 9))
+
+    await asyncio.gather(*(caller() for _ in range(4)))
+    # Due at 0.1, 0.2 and 0.3, but the loop woke at 1.1: one then, the others 0.1 s apart (but
+    # for the tolerance of a quarter interval kept from the timetable).
+    assert released == [0.0, 1.1, 1.175, 1.275]
+    assert pacer.stalls == 1
+
+
+async def test_a_caller_cancelled_while_queued_leaves_the_queue() -> None:
+    pacer, time = manual_pacer(10)
     await pacer.wait()  # at once
-    with pytest.raises(asyncio.CancelledError):
-        await pacer.wait()  # slot 0.1, given back
-    pacer._sleep = time.sleep
+    queued = asyncio.create_task(pacer.wait())
+    await asyncio.sleep(0)
+    assert pacer.waiting == 1
+    queued.cancel()
+    await asyncio.gather(queued, return_exceptions=True)
+    assert pacer.waiting == 0
     await pacer.wait()
-    assert time.sleeps == [0.1] and pacer.waiting == 0
+    assert pacer.granted == 2 and time.sleeps == [0.1]
 
 
 @pytest.mark.parametrize("rate", [0, -5, math.inf, math.nan])

@@ -52,9 +52,11 @@ _ZONES = sorted(available_timezones())
 GLOBAL_LIMIT = 50
 """Discord's global rate limit: requests per second per bot, across all routes."""
 GLOBAL_RATE = 45.0
-"""The pace of paperboy's bot requests, per second: 10% under GLOBAL_LIMIT, so that a request
-resuming up to 110 ms after its slot (event-loop lag, network jitter) still cannot make 51 arrivals
-in one second. Measured in benchmarks/fanout.py; see BENCHMARKS.md, "Discord fan-out"."""
+"""The pace of paperboy's bot requests, per second. The pacer never lets more than 46 go in one
+second at 45/s (its timetable tolerance is a quarter interval), which leaves about 100 ms for
+arrivals to bunch (event-loop lag, network jitter) before a second at Discord could see 51. In the
+fan-out benchmark (BENCHMARKS.md, "Discord fan-out") 50/s drew 61 global 429s and 48/s reached
+exactly 50 in one second; 45/s peaked at 47 and costs about 11% of the throughput."""
 # Interaction callbacks and followups are not bound to the global limit (Discord's rate-limit docs).
 _INTERACTION_ROUTE = re.compile(r"/api/v\d+/(?:interactions/\d+/[^/]+/callback|webhooks/\d+/[^/]+)")
 
