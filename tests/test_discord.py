@@ -12,7 +12,7 @@ import pytest
 import yarl
 
 from adapters.app import Core
-from adapters.discord.adapter import PERMISSIONS, DiscordAdapter, DiscordConfig, invite_url
+from adapters.discord.adapter import GLOBAL_RATE, PERMISSIONS, DiscordAdapter, DiscordConfig, invite_url
 from bot.cards import paper_card
 from bot.hf_parse import parse_daily_items
 from bot.types import ChannelRef
@@ -158,6 +158,19 @@ async def test_timezone_autocomplete_offers_iana_names(
     callback = await fake_discord.wait_for(lambda: fake_discord.callbacks.get(int(payload["id"])))
     assert callback["type"] == 8
     assert {"name": "Europe/Berlin", "value": "Europe/Berlin"} in callback["data"]["choices"]
+
+
+async def test_bot_requests_take_a_paced_slot_but_interaction_answers_do_not(
+    adapter: DiscordAdapter, fake_discord: FakeDiscord
+) -> None:
+    assert adapter.pacer is not None and adapter.pacer.rate == GLOBAL_RATE
+    before = adapter.pacer.granted
+    await slash(fake_discord, ["help"])  # a callback and a followup: exempt from the global limit
+    assert adapter.pacer.granted == before
+    channel = adapter.client.get_channel(CHANNEL_ID)
+    assert isinstance(channel, discord.TextChannel)
+    await channel.send("a bot request")
+    assert adapter.pacer.granted == before + 1
 
 
 async def subscribe(fake: FakeDiscord, **options: Any) -> None:
