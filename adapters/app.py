@@ -73,6 +73,7 @@ async def build_core(
             vote_emoji=settings.vote_emojis(),
             down_emoji=settings.down_emojis(),
             refresh_minutes=settings.refresh_minutes,
+            interactive_budget=settings.hf_interactive_seconds,
         )
         yield Core(settings, engine, store, search, source, ingestor, bot)
     finally:

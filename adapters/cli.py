@@ -1,87 +1,101 @@
-"""The `paperboy` command line: fetch, search, show, db upgrade and run."""
+"""The `paperboy` command line: fetch, search, show, db upgrade, channels, digest post and run.
+
+Platform libraries (discord.py, Bolt, aiohttp) and even the core are imported inside the commands
+that use them: `paperboy --help` and `paperboy search` would otherwise spend a second importing
+what they never use. Every failure a user can cause or meet (bad settings, a database that
+cannot be opened or reached, Hugging Face down, a platform refusing its credentials) is one
+line on stderr: exit 2 for something to fix in the settings or the command, 1 for a service
+that is unavailable or a thing not found.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import faulthandler
 import json
 import logging
+import shutil
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from pydantic import ValidationError
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from adapters.app import Core, build_core, configure_logging, wanted_adapters
-from adapters.console.adapter import ConsoleAdapter, stdin_lines
-from adapters.discord.adapter import DiscordAdapter, DiscordLoginError, recommended_shards
-from adapters.discord.adapter import config_from as discord_config_from
-from adapters.discord.adapter import invite_url as discord_invite
-from adapters.slack.adapter import SlackAdapter, SlackConfig, SlackSetupError
-from bot.config import Settings
-from bot.db import current_revision, upgrade
-from bot.digest import DigestOutcome
-from bot.ids import InvalidPaperId, normalize_paper_id
-from bot.ingest import DAILY_PAPERS_START, days_in_range
-from bot.query import QueryError, parse_query
-from bot.render import detail_lines, paper_json, search_line
-from bot.source import FutureDate, HFUnavailable
-from bot.types import FetchReport, Paper, SearchResults
+if TYPE_CHECKING:
+    from adapters.app import Core
+    from adapters.discord.adapter import DiscordAdapter
+    from bot.config import Settings
+    from bot.digest import DigestOutcome
+    from bot.types import FetchReport, Paper, SearchResults
 
 EXIT_NOT_FOUND = 1
 EXIT_USAGE = 2
 SHUTDOWN_GRACE_SECONDS = 5.0
 
+# Plain help and errors (rich_markup_mode=None): rendering them with Rich costs more to import
+# than the rest of `paperboy --help` together.
 app = typer.Typer(
     help="paperboy: Hugging Face Daily Papers in your chat.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
-db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(db_app, name="db")
-digest_app = typer.Typer(help="Digests.", no_args_is_help=True)
+digest_app = typer.Typer(help="Digests.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(digest_app, name="digest")
-discord_app = typer.Typer(help="Discord setup.", no_args_is_help=True)
+discord_app = typer.Typer(help="Discord setup.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(discord_app, name="discord")
 
 T = TypeVar("T")
 
 
 def _settings(*, server: bool = False) -> Settings:
+    from adapters.app import configure_logging, wanted_adapters
+    from bot.config import SettingsError, load_settings
+
     try:
-        settings = Settings()
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        typer.echo(f"paperboy: bad settings: {problems}", err=True)
-        raise typer.Exit(EXIT_USAGE) from None
+        settings, warnings = load_settings()
+    except SettingsError as exc:
+        raise _fail(f"paperboy: bad settings: {exc}", EXIT_USAGE) from None
+    for warning in warnings:
+        typer.echo(f"paperboy: warning: {warning}", err=True)
     # The console is the interface, so it logs warnings only; a server logs what it does.
     quiet = not server or wanted_adapters(settings) == ["console"]
     configure_logging(settings.log_level or ("WARNING" if quiet else "INFO"))
     return settings
 
 
-def _run(work: Callable[[Core], Awaitable[T]]) -> T:
-    settings = _settings()
+def _run(work: Callable[[Core], Awaitable[T]], settings: Settings | None = None) -> T:
+    from adapters.app import build_core
+
+    settings = settings or _settings()
 
     async def main() -> T:
         async with build_core(settings) as core:
             return await work(core)
 
-    return _run_async(main())
+    return _run_async(main(), settings)
 
 
-def _run_async(main: Coroutine[Any, Any, T]) -> T:
-    """asyncio.run, with a platform that refuses its credentials said in one line (exit 2)."""
+def _run_async(main: Coroutine[Any, Any, T], settings: Settings) -> T:
+    """asyncio.run, with what stops a command said in one line instead of a traceback."""
+    import asyncio
+
+    from bot.db import database_problem
+
     try:
         return asyncio.run(main)
-    except (DiscordLoginError, SlackSetupError) as exc:
-        raise _fail(f"paperboy: {exc}.", EXIT_USAGE) from None
+    except typer.Exit:
+        raise
+    except Exception as exc:
+        if (problem := database_problem(exc, settings.database_url)) is not None:
+            raise _fail(f"paperboy: {problem.message}", EXIT_USAGE if problem.bad_setting else 1) from None
+        if type(exc).__name__ in {"DiscordLoginError", "SlackSetupError"}:  # refused credentials
+            raise _fail(f"paperboy: {exc}.", EXIT_USAGE) from None
+        raise
 
 
 def _fail(message: str, code: int) -> typer.Exit:
@@ -114,6 +128,12 @@ def fetch(
     until: Annotated[str | None, typer.Option("--until", help="Backfill up to this day.")] = None,
 ) -> None:
     """Fetch Daily Papers lists: yesterday's and today's by default."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from bot.ingest import DAILY_PAPERS_START, days_in_range
+    from bot.source import FutureDate, HFUnavailable
+
     day, start, end = _parse_day(date, "--date"), _parse_day(since, "--since"), _parse_day(until, "--until")
     if day and (start or end):
         raise _fail("use either --date or --since/--until, not both", EXIT_USAGE)
@@ -137,6 +157,8 @@ def fetch(
         else:
             days = [today - dt.timedelta(days=1), today]
         if not console.is_terminal or len(days) < 3:
+            # No progress bar to update: a retry is one line on stderr, so a slow fetch is not silent.
+            core.source.on_retry = lambda note: typer.echo(note, err=True)
             return await core.ingestor.fetch_days(days)
         with Progress(
             TextColumn("[progress.description]{task.description}"),
@@ -147,7 +169,12 @@ def fetch(
             transient=True,
         ) as bar:
             task = bar.add_task("Fetching days", total=len(days))
-            return await core.ingestor.fetch_days(days, progress=lambda _day, _n: bar.advance(task))
+
+            def advanced(_day: dt.date, _papers: int) -> None:
+                bar.update(task, advance=1, description="Fetching days")
+
+            core.source.on_retry = lambda note: bar.update(task, description=note)
+            return await core.ingestor.fetch_days(days, progress=advanced)
 
     try:
         report = _run(work)
@@ -172,6 +199,9 @@ def search(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Search the stored papers."""
+    from bot.query import QueryError, parse_query
+    from bot.render import paper_json, search_line
+
     text = " ".join(query)
     try:
         parsed = parse_query(text)
@@ -188,8 +218,10 @@ def search(
     if not results.papers:
         typer.echo(results.message or "No papers match.")
         return
+    # A title longer than the terminal is cut there, so each hit stays one line; a pipe gets it whole.
+    width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None
     for paper in results.papers:
-        typer.echo(search_line(paper))
+        typer.echo(search_line(paper, width=width))
 
 
 @app.command()
@@ -198,6 +230,10 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Show one paper, fetching it from Hugging Face when it is not stored yet."""
+    from bot.ids import InvalidPaperId, normalize_paper_id
+    from bot.render import detail_lines, paper_json
+    from bot.source import HFUnavailable
+
     try:
         paper_id = normalize_paper_id(paper)
     except InvalidPaperId as exc:
@@ -210,7 +246,8 @@ def show(
         found = _run(work)
     except HFUnavailable as exc:
         raise _fail(
-            f"{paper_id} is not stored and Hugging Face is unavailable: {exc}", EXIT_NOT_FOUND
+            f"{paper_id} is not stored yet and Hugging Face is not answering ({exc}); try again later.",
+            EXIT_NOT_FOUND,
         ) from None
     if found is None:
         raise _fail(f"Paper {paper_id} was not found on Hugging Face.", EXIT_NOT_FOUND)
@@ -223,14 +260,22 @@ def show(
 @app.command()
 def run() -> None:
     """Start the bot: the scheduler plus the adapters whose credentials are set (console by default)."""
+    from adapters.app import build_core, wanted_adapters
+
     settings = _settings(server=True)
     names = wanted_adapters(settings)
     if "discord" in names and settings.discord_token is None:
         raise _fail("paperboy run: the Discord adapter needs DISCORD_TOKEN.", EXIT_USAGE)
-    try:
-        slack_config = SlackConfig.from_settings(settings) if "slack" in names else None
-    except SlackSetupError as exc:
-        raise _fail(f"paperboy run: {exc}.", EXIT_USAGE) from None
+    slack_config = None
+    if "slack" in names:
+        from adapters.slack.adapter import SlackConfig, SlackSetupError
+
+        try:
+            slack_config = SlackConfig.from_settings(settings)
+        except SlackSetupError as exc:
+            raise _fail(f"paperboy run: {exc}.", EXIT_USAGE) from None
+
+    import asyncio
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -238,8 +283,10 @@ def run() -> None:
         for signal_number in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signal_number, stop.set)
         async with build_core(settings) as core:
-            servers: list[SlackAdapter | DiscordAdapter] = []
+            servers: list[Any] = []
             if slack_config is not None:
+                from adapters.slack.adapter import SlackAdapter
+
                 slack = SlackAdapter(core.bot, slack_config, core.engine)
                 core.bot.attach(slack.publisher)
                 servers.append(slack)
@@ -249,6 +296,8 @@ def run() -> None:
                 servers.append(discord_adapter)
             console = None
             if "console" in names:
+                from adapters.console.adapter import ConsoleAdapter, stdin_lines
+
                 console = ConsoleAdapter(core.bot, out=sys.stdout, user=settings.console_user)
                 core.bot.announce = console.announce
                 core.bot.attach(console)
@@ -268,11 +317,13 @@ def run() -> None:
                     await server.stop()
         await _finish_leftover_tasks()
 
-    _run_async(main())
+    _run_async(main(), settings)
 
 
 async def _finish_leftover_tasks() -> None:
     """Cancel what libraries left running, so that shutdown ends; say what would not stop."""
+    import asyncio
+
     current = asyncio.current_task()
     leftovers = [task for task in asyncio.all_tasks() if task is not current]
     for task in leftovers:
@@ -285,7 +336,9 @@ async def _finish_leftover_tasks() -> None:
 
 
 async def _discord_adapter(core: Core, settings: Settings) -> DiscordAdapter:
-    config = discord_config_from(settings)
+    from adapters.discord.adapter import DiscordAdapter, config_from, recommended_shards
+
+    config = config_from(settings)
     sharded = config.shards is not None
     if not sharded:
         try:
@@ -303,7 +356,9 @@ def digest_post(
         str | None, typer.Option("--date", help="The list's UTC day; default: newest closed.")
     ] = None,
 ) -> None:
-    """Post a channel's digest now (idempotent: a digest already posted is not posted again)."""
+    """Post a channel's digest now. Idempotent; exits 0 only when the whole digest is in the channel."""
+    from adapters.app import build_core
+
     if platform not in {"console", "slack", "discord"}:
         raise _fail(f"Unknown platform {platform!r}: use console, slack or discord.", EXIT_USAGE)
     day = _parse_day(date, "--date")
@@ -326,28 +381,35 @@ def digest_post(
                     "subscribe it with /paper digest here.",
                     EXIT_NOT_FOUND,
                 )
+            closers: list[Callable[[], Awaitable[None]]] = []
             if platform == "slack":
+                from adapters.slack.adapter import SlackAdapter, SlackConfig
+
                 slack = SlackAdapter(
                     core.bot, SlackConfig.from_settings(settings, serving=False), core.engine
                 )
                 await slack.prepare()
                 core.bot.attach(slack.publisher)
             elif platform == "discord":
+                from adapters.discord.adapter import DiscordAdapter, config_from
+
                 if settings.discord_token is None:
                     raise _fail("The Discord adapter needs DISCORD_TOKEN.", EXIT_USAGE)
-                discord_adapter = DiscordAdapter(core.bot, discord_config_from(settings))
+                discord_adapter = DiscordAdapter(core.bot, config_from(settings))
                 await discord_adapter.login()
                 core.bot.attach(discord_adapter)
-            elif platform == "console":
+                closers.append(discord_adapter.stop)
+            else:
+                from adapters.console.adapter import ConsoleAdapter
+
                 core.bot.attach(ConsoleAdapter(core.bot, out=sys.stdout, user=settings.console_user))
             try:
                 return await core.bot.post_digest(subs[0].channel, day=day)
             finally:
-                for publisher in core.bot.publishers.values():
-                    if isinstance(publisher, DiscordAdapter):
-                        await publisher.stop()
+                for close in closers:
+                    await close()
 
-    outcome = _run_async(main())
+    outcome = _run_async(main(), settings)
     typer.echo(outcome.note, err=True)
     if not outcome.complete:  # exit 0 means the whole digest is in the channel
         raise typer.Exit(EXIT_NOT_FOUND)
@@ -362,15 +424,24 @@ def channels() -> None:
         for sub in await core.bot.subscriptions.all():
             c = sub.channel
             state = f"paused: {sub.paused_reason}" if sub.paused_reason else "active"
-            last = f"last posted {sub.last_posted_day}" if sub.last_posted_day else "not posted yet"
+            last = str(sub.last_posted_day) if sub.last_posted_day else "not yet"
             lines.append(
                 f"{c.platform}\t{c.community}\t{c.channel}\t{sub.post_time:%H:%M} {sub.timezone}"
-                f"\ttop {sub.size}\t{state}\t{last}"
+                f"\t{sub.size}\t{state}\t{last}"
             )
         return lines
 
     lines = _run(work)
-    typer.echo("\n".join(lines) if lines else "No channel has a digest yet.")
+    if not lines:
+        typer.echo("No channel has a digest yet.")
+        return
+    typer.echo("platform\tcommunity\tchannel\tposts at\ttop\tstate\tlast posted list")
+    typer.echo("\n".join(lines))
+
+
+def _discord_setup(settings: Settings) -> None:
+    if settings.discord_token is None:
+        raise _fail("DISCORD_TOKEN is not set.", EXIT_USAGE)
 
 
 @discord_app.command("sync")
@@ -378,19 +449,20 @@ def discord_sync(
     guild: Annotated[int | None, typer.Option("--guild", help="Sync to this guild only (instant).")] = None,
 ) -> None:
     """Register the /paper commands with Discord (globally, or in one guild for testing)."""
+    from adapters.discord.adapter import DiscordAdapter, config_from
+
     settings = _settings()
-    if settings.discord_token is None:
-        raise _fail("DISCORD_TOKEN is not set.", EXIT_USAGE)
+    _discord_setup(settings)
 
     async def work(core: Core) -> list[str]:
-        adapter = DiscordAdapter(core.bot, discord_config_from(settings))
+        adapter = DiscordAdapter(core.bot, config_from(settings))
         await adapter.login()
         try:
             return await adapter.sync_commands(guild)
         finally:
             await adapter.stop()
 
-    names = _run(work)
+    names = _run(work, settings)
     where = f"guild {guild}" if guild else "all guilds (may take up to an hour to appear)"
     typer.echo(f"Synced /{', /'.join(names)} to {where}.")
 
@@ -398,39 +470,46 @@ def discord_sync(
 @discord_app.command("invite-url")
 def discord_invite_url() -> None:
     """Print the OAuth2 URL that invites the bot with exactly the permissions it needs."""
+    from adapters.discord.adapter import DiscordAdapter, config_from, invite_url
+
     settings = _settings()
-    if settings.discord_token is None:
-        raise _fail("DISCORD_TOKEN is not set.", EXIT_USAGE)
+    _discord_setup(settings)
 
     async def work(core: Core) -> str:
-        adapter = DiscordAdapter(core.bot, discord_config_from(settings))
+        adapter = DiscordAdapter(core.bot, config_from(settings))
         await adapter.login()
         try:
             application_id = adapter.client.application_id
             assert application_id is not None
-            return discord_invite(application_id)
+            return invite_url(application_id)
         finally:
             await adapter.stop()
 
-    typer.echo(_run(work))
+    typer.echo(_run(work, settings))
 
 
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply database migrations (also done automatically on every start)."""
+    from bot.db import create_engine, current_revision, upgrade
+
     settings = _settings()
 
-    async def main() -> str | None:
-        from bot.db import create_engine
-
+    async def main() -> tuple[str | None, str | None]:
         engine = create_engine(settings.database_url)
         try:
-            await upgrade(engine)
-            return await current_revision(engine)
+            before = await upgrade(engine)
+            return before, await current_revision(engine)
         finally:
             await engine.dispose()
 
-    typer.echo(f"Database is at revision {asyncio.run(main())}.")
+    before, after = _run_async(main(), settings)
+    if before is None:
+        typer.echo(f"Created paperboy's tables in an empty database (revision {after}).")
+    elif before == after:
+        typer.echo(f"Database is at revision {after}; nothing to upgrade.")
+    else:
+        typer.echo(f"Upgraded the database from revision {before} to {after}.")
 
 
 def main() -> None:

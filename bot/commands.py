@@ -85,7 +85,7 @@ def _keyword(word: str) -> str:
     """A +/- digest filter word, refused when it has nothing a paper's words could match."""
     if not tokens(word):
         raise UsageError(
-            f"{cut_at_word(word, 40)!r} has no letters or digits to match; use a word such as +agents."
+            f"{cut_at_word(word, 40)!r} has no letters, digits or emoji to match; use a word such as +agents."
         )
     return word
 
@@ -244,7 +244,9 @@ class CommandRouter:
                 paper = await self.fetch_paper(paper_id)
             except HFUnavailable:
                 return Reply(
-                    f"{paper_id} is not in the archive and Hugging Face is unreachable right now.", ok=False
+                    f"{paper_id} is not in the archive yet, and Hugging Face is not answering; "
+                    "try again later.",
+                    ok=False,
                 )
         if paper is None:
             return Reply(f"Paper {paper_id} was not found on Hugging Face.", ok=False)

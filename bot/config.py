@@ -1,12 +1,29 @@
-"""Settings, read once from the environment and `.env`, validated at start."""
+"""Settings, read once from the environment and `.env`, validated at start.
+
+`load_settings` is the way in: a `.env` that is not UTF-8 or has a line that cannot be read, and
+any value that fails validation, become one `SettingsError` naming the setting (or the file and
+line) and what to do; unknown PAPERBOY_* names become warnings naming the closest real one.
+"""
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr, field_validator
+import difflib
+import io
+import os
+from pathlib import Path
+from typing import Self
+
+from dotenv.parser import parse_stream
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
 from bot.search import DEFAULT_CANDIDATE_CAP
+from bot.votes import normalize_emoji
+
+ENV_FILE = ".env"
+# Read by the test suite, not by paperboy: never reported as unknown.
+TEST_ONLY_NAMES = frozenset({"PAPERBOY_TEST_POSTGRES_URL"})
 
 DEFAULT_DATABASE_URL = "sqlite:///paperboy.db"
 ALL_INTERFACES = "0.0.0.0"  # noqa: S104  (Slack's HTTP endpoints must be reachable from outside)
@@ -16,8 +33,8 @@ class Settings(BaseSettings):
     """Everything paperboy can be told; `.env.example` documents each field."""
 
     model_config = SettingsConfigDict(
-        env_file=".env",
-        env_file_encoding="utf-8",
+        env_file=ENV_FILE,
+        env_file_encoding="utf-8-sig",  # a byte-order mark (Windows editors) is not part of a name
         env_ignore_empty=True,
         extra="ignore",
     )
@@ -41,6 +58,11 @@ class Settings(BaseSettings):
         default=15.0,
         gt=0,
         validation_alias="PAPERBOY_HF_TIMEOUT_SECONDS",
+    )
+    # The budget of a lookup someone waits for (`/paper show` of an unstored paper): a short one,
+    # so that with Hugging Face down the answer says so in seconds, not after a minute of retries.
+    hf_interactive_seconds: float = Field(
+        default=5.0, gt=0, le=60, validation_alias="PAPERBOY_HF_INTERACTIVE_SECONDS"
     )
     # Unset: warnings only for the console and CLI; servers log at INFO.
     log_level: str | None = Field(default=None, validation_alias="PAPERBOY_LOG_LEVEL")
@@ -122,6 +144,25 @@ class Settings(BaseSettings):
             raise ValueError("PAPERBOY_ADAPTERS takes console, slack and/or discord, comma-separated")
         return ",".join(names)
 
+    @field_validator("vote_emoji", "down_emoji")
+    @classmethod
+    def _some_emoji(cls, value: str) -> str:
+        if not any(emoji.strip() for emoji in value.split(",")):
+            raise ValueError("needs at least one emoji, e.g. 👍 (several: 👍,🔥)")
+        return value
+
+    @model_validator(mode="after")
+    def _votes_and_downs_differ(self) -> Self:
+        both = {normalize_emoji(e) for e in self.vote_emojis()} & {
+            normalize_emoji(e) for e in self.down_emojis()
+        }
+        if both:
+            raise ValueError(
+                f"PAPERBOY_VOTE_EMOJI and PAPERBOY_DOWN_EMOJI both list {' '.join(sorted(both))}: "
+                "a reaction cannot be a vote and 'not interested' at once"
+            )
+        return self
+
     def slack_enabled(self) -> bool:
         return bool(self.slack_bot_token or (self.slack_client_id and self.slack_client_secret))
 
@@ -133,3 +174,81 @@ class Settings(BaseSettings):
 
     def down_emojis(self) -> frozenset[str]:
         return frozenset(e.strip() for e in self.down_emoji.split(",") if e.strip())
+
+
+class SettingsError(ValueError):
+    """Settings paperboy cannot start with; the message names the setting or the file and line."""
+
+
+def setting_names() -> frozenset[str]:
+    """Every environment name paperboy reads."""
+    return frozenset(
+        str(field.validation_alias) for field in Settings.model_fields.values() if field.validation_alias
+    )
+
+
+def _read_env_file(path: Path) -> dict[str, str | None]:
+    """The names and values in `.env`, or a SettingsError saying which line to fix and how."""
+    raw = path.read_bytes()
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in raw[:200]:
+        raise SettingsError(
+            f"{path} is saved as UTF-16 (as Windows Notepad may save it): save it as UTF-8 "
+            "(in Notepad: Save As, Encoding UTF-8)."
+        )
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise SettingsError(
+            f"{path} line {line} is not UTF-8 text (byte 0x{raw[exc.start]:02x}): save the file as UTF-8."
+        ) from None
+    values: dict[str, str | None] = {}
+    for binding in parse_stream(io.StringIO(text)):
+        if binding.error:
+            shown = binding.original.string.strip()
+            shown = shown if len(shown) <= 60 else shown[:57] + "..."
+            raise SettingsError(
+                f"{path} line {binding.original.line} cannot be read: {shown!r}. Write NAME=value, "
+                "one per line; quote a value that has spaces or # in it."
+            )
+        if binding.key is not None:
+            values[binding.key] = binding.value
+    return values
+
+
+def _unknown_names(names: set[str], where: str) -> list[str]:
+    known = setting_names()
+    warnings = []
+    for name in sorted(names - known - TEST_ONLY_NAMES):
+        close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.7)
+        hint = f"; did you mean {close[0]}?" if close else "; .env.example lists every setting"
+        warnings.append(f"unknown setting {name} {where}{hint}")
+    return warnings
+
+
+def load_settings(env_file: str | Path = ENV_FILE) -> tuple[Settings, list[str]]:
+    """Settings from the environment and `env_file`, plus warnings about names paperboy ignores."""
+    path = Path(env_file)
+    file_values = _read_env_file(path) if path.is_file() else {}
+    prefixes = ("PAPERBOY_", "SLACK_", "DISCORD_", "HF_")
+    warnings = _unknown_names({n for n in os.environ if n.startswith("PAPERBOY_")}, "in the environment")
+    warnings += _unknown_names({n for n in file_values if n.startswith(prefixes)}, f"in {path}")
+    try:
+        settings = Settings(_env_file=path if path.is_file() else None)  # type: ignore[call-arg]
+    except ValidationError as exc:
+        raise SettingsError(_validation_message(exc)) from None
+    return settings, warnings
+
+
+def _validation_message(exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors():
+        name = ".".join(str(part) for part in error["loc"])
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if name:
+            given = error.get("input")
+            shown = f" (given {given!r})" if isinstance(given, str) and "SECRET" not in name.upper() else ""
+            problems.append(f"{name}: {message}{shown}")
+        else:
+            problems.append(message)
+    return "; ".join(problems)

@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+def head_revision() -> str:
+    """The newest migration's revision: revision ids are the files' number prefixes (0007_…),
+    so a database already there is checked without loading Alembic (a faster CLI start)."""
+    versions = (MIGRATIONS / "versions").glob("[0-9]*.py")
+    return max(path.name.split("_", 1)[0] for path in versions)
 
 
 def async_url(url: str) -> str:
@@ -44,12 +56,16 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
 
 
 def alembic_config() -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     return config
 
 
 def _upgrade(connection: Connection, revision: str) -> None:
+    from alembic import command
+
     config = alembic_config()
     config.attributes["connection"] = connection
     command.upgrade(config, revision)
@@ -59,24 +75,106 @@ def _upgrade(connection: Connection, revision: str) -> None:
 MIGRATION_LOCK = 7_272_020_251_125
 
 
-async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
-    """Apply migrations up to `revision` over the engine's own async driver.
+async def upgrade(engine: AsyncEngine, revision: str = "head") -> str | None:
+    """Apply migrations up to `revision` over the engine's own async driver; returns the
+    revision the database was at before (None: it had no schema yet).
 
     Several instances starting at once against one PostgreSQL take turns (an advisory lock held
     until the migration commits); the first applies the migrations, the others find them done.
     """
+    if engine.dialect.name == "sqlite":
+        await asyncio.to_thread(_probe_sqlite, engine.url.database or "")
     async with engine.begin() as connection:
         if engine.dialect.name == "postgresql":
             await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+        before = await connection.run_sync(_current)
+        if revision == "head" and before == head_revision():
+            return before
         await connection.run_sync(_upgrade, revision)
+    return before
+
+
+def _probe_sqlite(path: str) -> None:
+    """Open the file once with sqlite3 itself: a path that cannot be opened fails here, plainly.
+
+    Through aiosqlite, a failed open stops its worker thread after the error has already been
+    raised; when the command then exits, that thread calls back into a closed event loop and
+    prints a traceback under the one clear line.
+    """
+    connection = sqlite3.connect(path)
+    try:
+        connection.execute("PRAGMA schema_version")  # "file is not a database" shows here
+    finally:
+        connection.close()
 
 
 def _current(connection: Connection) -> str | None:
-    from alembic.runtime.migration import MigrationContext
-
-    return MigrationContext.configure(connection).get_current_revision()
+    """The database's revision, read directly (loading Alembic costs more than the query)."""
+    if not connection.dialect.has_table(connection, "alembic_version"):
+        return None
+    value = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    return str(value) if value is not None else None
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:
     async with engine.connect() as connection:
         return await connection.run_sync(_current)
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseProblem:
+    """Why the database cannot be used, for one line on the terminal."""
+
+    message: str
+    bad_setting: bool  # True: PAPERBOY_DATABASE_URL must change; False: the server is down
+
+
+def database_problem(exc: BaseException, url: str) -> DatabaseProblem | None:
+    """What a failure to reach or open the database means for the person running paperboy, or
+    None when `exc` is not such a failure. Never shows the URL's password."""
+    original = exc.orig if isinstance(exc, DBAPIError) else exc
+    # sqlite3's and psycopg's OperationalError (and SQLite's "file is not a database", a plain
+    # DatabaseError): the connection could not be made or the file could not be used.
+    kind = type(original).__name__
+    module = type(original).__module__.split(".")[0]
+    if module not in {"sqlite3", "psycopg"} or kind not in {"OperationalError", "DatabaseError"}:
+        return None
+    parsed = make_url(url)
+    detail = " ".join(str(original).split())
+    if module == "sqlite3":
+        return DatabaseProblem(
+            f"cannot open the SQLite database {parsed.database} ({detail}). Check PAPERBOY_DATABASE_URL: "
+            "its folder must exist and be writable, and the file must be a paperboy database.",
+            bad_setting=True,
+        )
+    where = f"{parsed.host or 'localhost'}:{parsed.port or 5432}"
+    # A refused connection carries no SQLSTATE in psycopg (the server's FATAL is in the text).
+    state = getattr(original, "sqlstate", None)
+    if state == "3D000" or f'database "{parsed.database}" does not exist' in detail:
+        return DatabaseProblem(
+            f'PostgreSQL at {where} has no database "{parsed.database}". Create it (createdb '
+            f"{parsed.database}) or fix PAPERBOY_DATABASE_URL.",
+            bad_setting=True,
+        )
+    if state in {"28000", "28P01"} or "authentication failed" in detail or "role " in detail:
+        return DatabaseProblem(
+            f"PostgreSQL at {where} refused user {parsed.username!r} ({_first_clause(detail)}). "
+            "Fix the user or password in PAPERBOY_DATABASE_URL.",
+            bad_setting=True,
+        )
+    if "resolve host" in detail or "translate host name" in detail:
+        return DatabaseProblem(
+            f"PostgreSQL host {parsed.host!r} is unknown. Fix PAPERBOY_DATABASE_URL.", bad_setting=True
+        )
+    if state is None:
+        return DatabaseProblem(
+            f"PostgreSQL at {where} is not answering ({_first_clause(detail)}). Start it, or point "
+            "PAPERBOY_DATABASE_URL at a running server.",
+            bad_setting=False,
+        )
+    return None
+
+
+def _first_clause(detail: str) -> str:
+    """psycopg's message without the repeated 'connection to server at … failed:' prefixes."""
+    return detail.rsplit("failed: ", 1)[-1][:160]

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from bot.cards import cut_at_word, day_label, digest_header, paper_card
 from bot.deliveries import HEADER, PAPER, RECAP, Delivery, DeliveryLedger
 from bot.ports import ChannelUnavailable, Clock, Outgoing, Publisher, PublishFailed
-from bot.post_calendar import newest_closed_day
+from bot.post_calendar import list_closes_at, newest_closed_day
 from bot.query import tokens
 from bot.source import HFUnavailable
 from bot.store import PaperStore
@@ -192,7 +192,9 @@ class Digester:
             log.warning("digest %s/%s: %s", channel.platform, channel.channel, note)
             return DigestOutcome(target, sent.count, note)
         except BaseException:
-            await asyncio.shield(self.ledger.release_unsent(channel, target, owner=self.owner))
+            # Cancelled (the bot is stopping): give the claims back before the task ends, inside
+            # it, so that a restart resumes at once and nothing outlives the engine.
+            await self.ledger.release_unsent(channel, target, owner=self.owner)
             raise
         after = await self.ledger.of_day(channel, target)
         complete = all(row.sent_at for row in after)
@@ -217,11 +219,17 @@ class Digester:
             await self.refresh_day(day)
         except HFUnavailable as exc:
             log.warning("refreshing %s before a digest failed: %s", day, exc)
-        fetched = await self.store.fetched_days(day, day)
-        if day not in fetched:
+        fetched_at = await self.store.fetched_at(day)
+        if fetched_at is None:
             return (
                 f"{day_label(day)}'s list could not be fetched from Hugging Face; "
                 "the digest will be posted once it can."
+            )
+        if fetched_at < list_closes_at(day):
+            # Fetched while it was still filling: posting it now would leave out its last papers.
+            return (
+                f"{day_label(day)}'s list was last fetched before it closed and Hugging Face is not "
+                "answering; the digest will be posted once the whole list can be fetched."
             )
         listed = (await self.store.daily_list(day)).papers
         chosen = select_papers(listed, sub)
@@ -300,7 +308,7 @@ class Digester:
                 await self.sleep(delay)
                 continue
             except BaseException:
-                await asyncio.shield(self.ledger.release(claim))
+                await self.ledger.release(claim)
                 raise
             if not await self.ledger.mark_sent(claim, ref, owner=self.owner, now=self.clock.now()):
                 log.warning("%s was taken over by another process while it was being sent", what)

@@ -63,6 +63,7 @@ class PaperBot:
         vote_emoji: frozenset[str],
         down_emoji: frozenset[str],
         refresh_minutes: float = 30,
+        interactive_budget: float = 5.0,
     ) -> None:
         self.store = store
         self.source = source
@@ -77,6 +78,7 @@ class PaperBot:
         self.vote_emoji = frozenset(normalize_emoji(e) for e in vote_emoji)
         self.down_emoji = frozenset(normalize_emoji(e) for e in down_emoji)
         self.refresh_minutes = refresh_minutes
+        self.interactive_budget = interactive_budget
         self.publishers: dict[str, Publisher] = {}
         self.digester = Digester(
             store=store,
@@ -145,7 +147,9 @@ class PaperBot:
         return Vote(paper_id=posted.paper_id, community=posted.community, kind=kind, added=reaction.added)
 
     async def fetch_paper(self, paper_id: str) -> Paper | None:
-        paper = await self.source.paper(paper_id)
+        """A paper someone asked for by id: fetched and stored, within the short interactive
+        budget (HFUnavailable when Hugging Face does not answer in time)."""
+        paper = await self.source.paper(paper_id, budget=self.interactive_budget)
         if paper is None:
             return None
         await self.store.upsert_papers([paper], now=self.clock.now(), with_comments=False)
@@ -217,14 +221,19 @@ class PaperBot:
         return report
 
     async def refresh(self) -> FetchReport | None:
-        """Fetch yesterday's and today's lists, alert saved searches, post digests that wait."""
+        """Fetch yesterday's and today's lists, alert saved searches, post digests that wait.
+
+        Digests are caught up even when Hugging Face is down: a list fetched after it closed is
+        complete, and a digest whose list is missing says so and waits for the next refresh.
+        """
+        report: FetchReport | None = None
         try:
             report = await self.ingestor.fetch_recent()
         except HFUnavailable as exc:
             self._report_outage(exc)
-            return None
-        self._hf_down = False
-        await self.send_alerts()
+        else:
+            self._hf_down = False
+            await self.send_alerts()
         await self.catch_up()
         return report
 
@@ -321,8 +330,13 @@ class PaperBot:
         self._spawn(self._startup())
 
     async def _startup(self) -> None:
-        await self.first_start()
-        await self.catch_up()
+        """In the background, so that the bot answers at once: an empty store gets the last
+        week; otherwise the lists are refreshed now, not only after the first refresh interval."""
+        if await self.store.count_papers():
+            await self.refresh()
+        else:
+            await self.first_start()
+            await self.catch_up()
 
     def _spawn(self, coroutine: Coroutine[Any, Any, object]) -> None:
         task = asyncio.ensure_future(coroutine)
@@ -331,6 +345,9 @@ class PaperBot:
 
     async def stop(self) -> None:
         self.scheduler.shutdown()
-        for task in list(self._background):
+        # Shared day fetches run shielded from the digests waiting on them: stopped here too, so
+        # that nothing outlives the engine.
+        running: list[asyncio.Future[Any]] = [*self._background, *self._day_fetches.values()]
+        for task in running:
             task.cancel()
-        await asyncio.gather(*self._background, return_exceptions=True)
+        await asyncio.gather(*running, return_exceptions=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.cards import authors_line
+from bot.cards import authors_line, cut_at_word
 from bot.types import Paper
 
 
@@ -31,10 +31,13 @@ def paper_json(paper: Paper) -> dict[str, Any]:
     }
 
 
-def search_line(paper: Paper) -> str:
-    """One line per hit: id, date, upvotes, title."""
+def search_line(paper: Paper, *, width: int | None = None) -> str:
+    """One line per hit: id, date, upvotes, title; within `width` characters when given (a
+    terminal), the title cut at a word."""
     published = paper.published.isoformat() if paper.published else "????-??-??"
-    return f"{paper.id:<11} {published}  ▲{paper.upvotes:<4} {paper.title}"
+    start = f"{paper.id:<11} {published}  ▲{paper.upvotes:<4} "
+    title = paper.title if width is None else cut_at_word(paper.title, max(width - len(start) - 1, 10))
+    return start + title
 
 
 def detail_lines(paper: Paper) -> list[str]:

@@ -99,6 +99,9 @@ class HFSource:
         if token:
             headers["Authorization"] = f"Bearer {token}"
         self._base = base_url.rstrip("/")
+        self._timeout = timeout
+        # Told of each retry ("status 503; retrying in 2 s"), e.g. for `paperboy fetch`'s progress line.
+        self.on_retry: Callable[[str], None] | None = None
         self._client = client or httpx.AsyncClient(
             headers=headers,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
@@ -138,10 +141,11 @@ class HFSource:
                 break
         return papers, skipped
 
-    async def paper(self, paper_id: str) -> Paper | None:
-        """One paper by bare arXiv id; None when HF does not know it."""
+    async def paper(self, paper_id: str, *, budget: float | None = None) -> Paper | None:
+        """One paper by bare arXiv id; None when HF does not know it. `budget` bounds the whole
+        lookup, retries included, when someone is waiting for the answer."""
         url = f"{self._base}/api/papers/{paper_id}"
-        payload = await self._get_json(url, None, not_found_ok=True)
+        payload = await self._get_json(url, None, not_found_ok=True, budget=budget)
         if payload is None:
             return None
         try:
@@ -150,10 +154,16 @@ class HFSource:
             raise HFUnavailable(f"GET {url} returned a paper that could not be read: {exc}") from exc
 
     async def _get_json(
-        self, url: str, params: dict[str, str] | None, *, not_found_ok: bool = False
+        self,
+        url: str,
+        params: dict[str, str] | None,
+        *,
+        not_found_ok: bool = False,
+        budget: float | None = None,
     ) -> object:
         # Time spent is counted as request time plus requested waits, so an injected sleep
         # (tests) and a real one use the budget alike.
+        budget = budget or self._retry_budget
         spent = 0.0
         attempt = 0
         last = "no response"
@@ -162,8 +172,12 @@ class HFSource:
             wait: float | None = None
             started = time.monotonic()
             response: httpx.Response | None = None
+            # One request never outlasts what is left of the budget.
+            timeout = max(0.1, min(self._timeout, budget - spent))
             try:
-                response = await self._client.get(url, params=params)
+                response = await self._client.get(
+                    url, params=params, timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0))
+                )
             except (httpx.TransportError, httpx.TimeoutException) as exc:
                 last = type(exc).__name__
             spent += time.monotonic() - started
@@ -178,7 +192,7 @@ class HFSource:
                         pause = _quota_pause(response)
                         if pause:
                             log.info("Hugging Face rate window nearly spent; pausing %.0fs", pause)
-                            await self._sleep(min(pause, self._retry_budget))
+                            await self._sleep(min(pause, budget))
                         return payload
                 elif status == 404 and not_found_ok:
                     return None
@@ -191,11 +205,13 @@ class HFSource:
                     raise HFUnavailable(f"GET {url} failed with status {status}")
             backoff = min(30.0, 0.5 * 2 ** (attempt - 1))
             delay = max(wait or 0.0, random.uniform(0.5 * backoff, backoff))  # noqa: S311
-            if spent + delay > self._retry_budget:
+            if spent + delay > budget:
                 raise HFUnavailable(
                     f"GET {url} failed after {attempt} attempt{'s' if attempt > 1 else ''} "
-                    f"(last: {last}); giving up within the {self._retry_budget:.0f}s retry budget"
+                    f"(last: {last}); giving up within the {budget:g} s retry budget"
                 )
             log.info("GET %s: %s; retrying in %.1fs", url, last, delay)
+            if self.on_retry is not None:
+                self.on_retry(f"Hugging Face: {last}; retrying in {delay:.0f} s (attempt {attempt + 1})")
             spent += delay
             await self._sleep(delay)

@@ -11,8 +11,12 @@ from pathlib import Path
 import pytest
 from alembic.script import ScriptDirectory
 
+from adapters.app import build_core
+from bot.config import Settings
 from bot.db import alembic_config
-from tests.fake_hf import FakeHF
+from bot.types import ChannelRef, Command, UserRef
+from tests.fake_hf import FakeHF, Fault
+from tests.fakes import RecordingPublisher
 from tests.paperboy_process import spawn
 
 REQUIRED_KEYS = {"id", "title", "authors", "published", "upvotes", "url", "arxiv_url"}
@@ -133,8 +137,13 @@ async def test_outage_gives_one_clear_line_and_never_leaks_the_token(run_cli) ->
 
 async def test_db_upgrade_reports_the_revision(run_cli) -> None:  # type: ignore[no-untyped-def]
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    upgraded = await run_cli("db", "upgrade")
-    assert upgraded.code == 0 and f"Database is at revision {head}." in upgraded.out
+    created = await run_cli("db", "upgrade")
+    assert (
+        created.code == 0
+        and created.out == f"Created paperboy's tables in an empty database (revision {head}).\n"
+    )
+    again = await run_cli("db", "upgrade")
+    assert again.code == 0 and again.out == f"Database is at revision {head}; nothing to upgrade.\n"
 
 
 @pytest.mark.parametrize("url", ["mysql://nope", "sqlite://", "sqlite:///:memory:"])
@@ -177,3 +186,39 @@ def test_only_paperboy_names_are_read_from_the_environment(monkeypatch: pytest.M
     assert settings.database_url == DEFAULT_DATABASE_URL and settings.log_level is None
     monkeypatch.setenv("PAPERBOY_DATABASE_URL", "sqlite:///mine.db")
     assert Settings(_env_file=None).database_url == "sqlite:///mine.db"  # type: ignore[call-arg]
+
+
+async def test_fetch_says_when_it_is_retrying(run_cli, fake_hf: FakeHF) -> None:  # type: ignore[no-untyped-def]
+    fake_hf.fail_next(Fault(503), Fault(429, headers={"Retry-After": "0"}))
+    fetched = await run_cli("fetch", "--date", "2025-05-13", env={"PAPERBOY_HF_RETRY_BUDGET_SECONDS": "30"})
+    assert fetched.code == 0, fetched.err
+    retries = [line for line in fetched.err.splitlines() if "retrying" in line]
+    assert len(retries) == 2 and retries[0].startswith("Hugging Face: status 503; retrying in"), fetched.err
+    assert "status 429" in retries[1]
+
+
+async def test_channels_lists_subscriptions_under_a_header_row(  # type: ignore[no-untyped-def]
+    run_cli, fake_hf: FakeHF, database_url: str
+) -> None:
+    empty = await run_cli("channels")
+    assert empty.code == 0 and empty.out == "No channel has a digest yet.\n"
+    settings = Settings(_env_file=None, PAPERBOY_DATABASE_URL=database_url)  # type: ignore[call-arg]
+    async with build_core(settings) as core:
+        core.bot.attach(RecordingPublisher())
+        user, channel = UserRef("test", "team-1", "U1"), ChannelRef("test", "team-1", "C1")
+        reply = await core.bot.handle_command(
+            Command("digest", "here 08:30 Europe/Berlin top 5", user, channel)
+        )
+        assert reply.ok, reply.text
+    listed = await run_cli("channels")
+    header, row = listed.out.splitlines()
+    assert header.split("\t") == [
+        "platform",
+        "community",
+        "channel",
+        "posts at",
+        "top",
+        "state",
+        "last posted list",
+    ]
+    assert row.split("\t") == ["test", "team-1", "C1", "08:30 Europe/Berlin", "5", "active", "not yet"]

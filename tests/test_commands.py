@@ -103,7 +103,7 @@ async def test_show_by_url_and_on_demand_fetch(core: Core, fake_hf: FakeHF) -> N
 async def test_show_when_hf_is_down(core: Core, fake_hf: FakeHF) -> None:
     fake_hf.fail_next(*[Fault(503)] * 20)
     reply = await run(core, "show 2512.06421")
-    assert not reply.ok and "Hugging Face is unreachable" in reply.text
+    assert not reply.ok and "Hugging Face is not answering; try again later" in reply.text
 
 
 async def test_today_is_the_newest_list_by_upvotes(core: Core, fake_hf: FakeHF) -> None:
@@ -198,8 +198,8 @@ async def test_a_crashing_command_gets_an_apology_not_a_traceback(core: Core, mo
         ("unfollow 99999999999999999999", "unfollow takes the number"),
         ("digest here top ²", "top needs a number"),
         ("digest here min-upvotes 99999999999999999999", "min-upvotes needs a number"),
-        ("digest here +🤖", "has no letters or digits to match"),
-        ("digest here -%%%", "has no letters or digits to match"),
+        ("digest here +…", "has no letters, digits or emoji to match"),
+        ("digest here -%%%", "has no letters, digits or emoji to match"),
     ],
 )
 async def test_odd_numbers_and_empty_filter_words_get_a_usage_line(
@@ -219,3 +219,16 @@ async def test_control_characters_in_a_saved_search_are_dropped(core: Core) -> N
     assert (
         "1. diffusion models [2J" in listed.text and "\x00" not in listed.text and "\x1b" not in listed.text
     )
+
+
+async def test_show_of_an_unstored_paper_answers_soon_when_hugging_face_does_not(
+    core: Core, fake_hf: FakeHF
+) -> None:
+    core.bot.interactive_budget = 0.3  # the setting's default is 5 s
+    fake_hf.fail_next(*(Fault(delay=3.0) for _ in range(5)))
+    reply = await run(core, "show 2505.07787")
+    assert not reply.ok
+    assert reply.text == (
+        "2505.07787 is not in the archive yet, and Hugging Face is not answering; try again later."
+    )
+    assert len(fake_hf.requests_to("/api/papers/")) == 1

@@ -415,6 +415,20 @@ async def test_start_schedules_stored_subscriptions_and_catches_up(
     await wait_for(lambda: len(publisher.posts) == 3)
 
 
+async def test_start_refreshes_the_lists_at_once_not_after_the_first_interval(
+    core: Core, fake_hf: FakeHF, clock: FakeClock
+) -> None:
+    await core.ingestor.fetch_days([dt.date(2025, 5, 13)])  # a store from an earlier run
+    await core.bot.start()
+    today, yesterday = clock.now().date(), clock.now().date() - dt.timedelta(days=1)
+
+    def refreshed() -> bool:
+        asked = {request.query.get("date") for request in fake_hf.requests_to("/api/daily_papers")}
+        return {today.isoformat(), yesterday.isoformat()} <= asked
+
+    await wait_for(refreshed)
+
+
 async def test_digest_off_unschedules(core: Core, publisher: RecordingPublisher) -> None:
     await subscribe(core)
     await core.bot.start()

@@ -165,3 +165,19 @@ async def test_a_page_that_is_not_a_list_is_a_clear_outage(hf_source: HFSource, 
     fake_hf.fail_next(Fault(200, body='{"error": "Invalid date"}'))
     with pytest.raises(HFUnavailable, match="did not return a JSON list"):
         await hf_source.daily_papers(dt.date(2025, 5, 13))
+
+
+async def test_a_lookup_someone_waits_for_keeps_to_its_short_budget(
+    fake_hf: FakeHF, recording_sleep: RecordingSleep
+) -> None:
+    # Hugging Face answers, but only after 3 s: a lookup with a 0.5 s budget gives up instead
+    # of waiting (each request is cut to what is left of the budget, not the 15 s timeout).
+    fake_hf.fail_next(*(Fault(delay=3.0) for _ in range(5)))
+    source = HFSource(base_url=fake_hf.url, retry_budget=60, sleep=recording_sleep, today=lambda: NOW.date())
+    try:
+        with pytest.raises(HFUnavailable, match=r"giving up within the 0\.5 s retry budget"):
+            await source.paper("2505.07787", budget=0.5)
+    finally:
+        await source.aclose()
+    assert len(fake_hf.requests_to("/api/papers/")) == 1
+    assert sum(recording_sleep.waits) <= 0.5

@@ -1,0 +1,154 @@
+"""Every failure a user meets on the command line is one or two clear lines, never a traceback:
+bad settings and `.env` files (exit 2), a database that cannot be opened (exit 2) or reached
+(exit 1), from every command."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from tests.conftest import POSTGRES_URL
+from tests.paperboy_process import spawn
+
+COMMANDS = [
+    ("search", "reasoning"),
+    ("fetch", "--date", "2025-05-13"),
+    ("show", "2505.07787"),
+    ("db", "upgrade"),
+    ("channels",),
+    ("digest", "post", "--platform", "console", "--channel", "console"),
+    ("run",),
+]
+
+
+@dataclass
+class Result:
+    code: int
+    err: str
+    out: str
+
+
+Cli = Callable[..., Awaitable[Result]]
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Cli:
+    async def run(*args: str, env: dict[str, str] | None = None) -> Result:
+        environment = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(("PAPERBOY_", "SLACK_", "DISCORD_"))
+        }
+        environment |= {"PAPERBOY_HF_BASE_URL": "http://127.0.0.1:9", **(env or {})}
+        process = await spawn(*args, env=environment, cwd=tmp_path, stderr=asyncio.subprocess.PIPE)
+        out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+        assert process.returncode is not None
+        return Result(process.returncode, err.decode(), out.decode())
+
+    return run
+
+
+def one_clear_line(result: Result, *needles: str) -> None:
+    lines = [line for line in result.err.splitlines() if line.strip()]
+    assert "Traceback" not in result.err + result.out, result.err
+    assert 1 <= len(lines) <= 2, result.err
+    assert all(needle in result.err for needle in needles), result.err
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c[:2]))
+async def test_a_sqlite_file_that_cannot_be_opened_is_one_line_from_every_command(
+    cli: Cli, command: tuple[str, ...]
+) -> None:
+    result = await cli(*command, env={"PAPERBOY_DATABASE_URL": "sqlite:////no/such/folder/paperboy.db"})
+    assert result.code == 2
+    one_clear_line(result, "/no/such/folder/paperboy.db", "PAPERBOY_DATABASE_URL")
+
+
+async def test_postgresql_down_is_one_line_and_exit_1(cli: Cli) -> None:
+    # Port 9 (discard) has no PostgreSQL on any machine this runs on: the connection is refused.
+    result = await cli(
+        "search", "x", env={"PAPERBOY_DATABASE_URL": "postgresql://paperboy:s3cret@127.0.0.1:9/db"}
+    )
+    assert result.code == 1
+    one_clear_line(result, "PostgreSQL at 127.0.0.1:9 is not answering", "PAPERBOY_DATABASE_URL")
+    assert "s3cret" not in result.err
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="needs a PostgreSQL server (PAPERBOY_TEST_POSTGRES_URL)")
+async def test_a_postgresql_database_that_does_not_exist_is_one_line_and_exit_2(cli: Cli) -> None:
+    assert POSTGRES_URL
+    missing = make_url(POSTGRES_URL).set(database="paperboy_no_such_db").render_as_string(hide_password=False)
+    for command in (("run",), ("db", "upgrade")):
+        result = await cli(*command, env={"PAPERBOY_DATABASE_URL": missing})
+        assert result.code == 2
+        one_clear_line(result, 'no database "paperboy_no_such_db"', "createdb paperboy_no_such_db")
+
+
+async def test_a_utf16_env_file_names_the_file_and_the_fix(cli: Cli, tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("PAPERBOY_REFRESH_MINUTES=15\n", encoding="utf-16")
+    result = await cli("channels")
+    assert result.code == 2
+    one_clear_line(result, ".env", "UTF-16", "save it as UTF-8")
+
+
+async def test_an_env_line_that_cannot_be_read_names_its_line(cli: Cli, tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text(
+        "PAPERBOY_REFRESH_MINUTES=15\nSLACK_BOT_TOKEN xoxb-oops\n", encoding="utf-8"
+    )
+    result = await cli("search", "x")
+    assert result.code == 2
+    one_clear_line(result, ".env line 2 cannot be read", "NAME=value")
+    assert "xoxb-oops" in result.err  # the line as written, so it can be found (not a whole token)
+
+
+async def test_an_env_file_with_a_byte_order_mark_is_read(cli: Cli, tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("PAPERBOY_DATABASE_URL=sqlite:///bom.db\n", encoding="utf-8-sig")
+    result = await cli("db", "upgrade")
+    assert result.code == 0, result.err
+    assert (tmp_path / "bom.db").exists()
+
+
+async def test_unknown_paperboy_names_get_a_warning_naming_the_closest(cli: Cli, tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("PAPERBOY_REFRESH_MINUTS=15\n", encoding="utf-8")
+    result = await cli("channels", env={"PAPERBOY_DATABSE_URL": "sqlite:///x.db"})
+    assert result.code == 0, result.err
+    assert (
+        "unknown setting PAPERBOY_DATABSE_URL in the environment; did you mean PAPERBOY_DATABASE_URL?"
+        in result.err
+    )
+    assert (
+        "unknown setting PAPERBOY_REFRESH_MINUTS in .env; did you mean PAPERBOY_REFRESH_MINUTES?"
+        in result.err
+    )
+
+
+@pytest.mark.parametrize(
+    ("votes", "downs", "needle"),
+    [
+        (" , ", "👎", "PAPERBOY_VOTE_EMOJI: needs at least one emoji"),
+        ("👍,🔥", "🔥", "both list 🔥"),
+        ("👍", "👍🏽", "both list 👍"),  # a skin tone is the same reaction
+    ],
+)
+async def test_vote_emoji_must_be_set_and_differ_from_down_emoji(
+    cli: Cli, votes: str, downs: str, needle: str
+) -> None:
+    result = await cli("channels", env={"PAPERBOY_VOTE_EMOJI": votes, "PAPERBOY_DOWN_EMOJI": downs})
+    assert result.code == 2
+    one_clear_line(result, needle)
+
+
+def test_env_example_documents_every_setting() -> None:
+    from bot.config import setting_names
+
+    example = (Path(__file__).resolve().parents[1] / ".env.example").read_text(encoding="utf-8")
+    documented = {
+        line.split("=", 1)[0] for line in example.splitlines() if "=" in line and not line.startswith("#")
+    }
+    assert documented == setting_names()
