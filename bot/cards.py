@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
-from bot.types import Link, Paper, Post
+from bot.types import Alert, Link, Paper, Post
 
 SUMMARY_BUDGET = 300
 TITLE_BUDGET = 250
@@ -150,3 +150,32 @@ def digest_header(day: dt.date, shown: int, listed: int) -> str:
     if shown == 0:
         return f"Daily Papers · {day_label(day)} · none of {listed} passed this channel's filters"
     return f"Daily Papers · {day_label(day)} · {shown} of {listed}"
+
+
+ALERT_PAPERS_PER_MESSAGE = 10
+
+
+def alert_messages(
+    alerts: Sequence[Alert], *, per_message: int = ALERT_PAPERS_PER_MESSAGE
+) -> list[tuple[str, list[str]]]:
+    """A user's saved-search alerts as direct messages of at most `per_message` papers each,
+    every paper under the search that found it; with the paper ids each message carries."""
+    messages: list[tuple[str, list[str]]] = []
+    lines: list[str] = []
+    ids: list[str] = []
+    for alert in alerts:
+        query = cut_at_word(" ".join(alert.query.split()), 100)
+        count = len(alert.papers)
+        for position, paper in enumerate(alert.papers):
+            if len(ids) == per_message:
+                messages.append(("\n".join(lines), ids))
+                lines, ids = [], []
+            if position == 0:
+                lines.append(f"Saved search “{query}” · {count} new paper{'s' if count != 1 else ''}:")
+            elif not lines:
+                lines.append(f"Saved search “{query}” (continued):")
+            lines.append(f"• {cut_at_word(paper.title, 200)}\n  {paper.url}")
+            ids.append(paper.id)
+    if ids:
+        messages.append(("\n".join(lines), ids))
+    return messages

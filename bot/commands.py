@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bot.cards import authors_line, cut_at_word, day_label, paper_card
-from bot.follows import SavedSearches, TooManySavedSearches
+from bot.follows import DuplicateSavedSearch, SavedSearches, TooManySavedSearches
 from bot.ids import InvalidPaperId, normalize_paper_id
 from bot.ports import Clock, Publisher
 from bot.post_calendar import next_post
@@ -28,8 +28,8 @@ from bot.votes import VoteBook
 
 USAGE = (
     "Usage: /paper search QUERY · show ID · today · top [week|month|all] · "
-    "digest here [HH:MM] [TIMEZONE] [top N] [min-upvotes N] · digest off · digest status · "
-    "follow QUERY · unfollow N · following · help"
+    "digest here [HH:MM] [TIMEZONE] [top N] [min-upvotes N] [+word] [-word] [flat] · digest off · "
+    "digest status · follow QUERY · unfollow N · following · help"
 )
 HELP = """paperboy brings Hugging Face Daily Papers here.
 
@@ -37,8 +37,8 @@ HELP = """paperboy brings Hugging Face Daily Papers here.
     author:NAME, org:NAME, since:YYYY-MM-DD, until:YYYY-MM-DD, has:code
 /paper show ID_OR_URL: one paper (arXiv id, arxiv.org or huggingface.co link)
 /paper today: the newest Daily Papers list
-/paper top [week|month|all]: this team's most-voted papers
-    (react 👍 on a posted paper to vote for it, 👎 for "not interested")
+/paper top [week|month|all]: this team's most-voted papers, by the votes cast in the last 7
+    days, 30 days or ever (react 👍 on a posted paper to vote for it, 👎 for "not interested")
 /paper digest here [HH:MM] [TIMEZONE] [top N] [min-upvotes N] [+keyword] [-keyword] [flat]:
     post the daily list in this channel on weekdays (default 09:00 UTC, top 10, in a thread;
     "flat" posts straight into the channel). Channel managers only.
@@ -151,8 +151,13 @@ def describe(sub: Subscription) -> str:
 
 
 def next_post_line(sub: Subscription, now: dt.datetime) -> str:
-    """When the next post goes out and which list it carries, as the digest job will post it."""
-    post = next_post(sub.post_time, sub.zone, now, last_posted_day=sub.last_posted_day)
+    """When the next post goes out and which list it carries, as the digest job will post it.
+
+    A list awaited because Hugging Face answered it empty goes out whenever papers appear: the
+    next post announced is the one after it.
+    """
+    posted = max(filter(None, (sub.last_posted_day, *sub.awaited_days)), default=None)
+    post = next_post(sub.post_time, sub.zone, now, last_posted_day=posted)
     listed = f"with {day_label(post.list_day)}'s list"
     if post.at <= now:
         return f"Next post: due now, {listed} (within a few minutes)"
@@ -224,7 +229,8 @@ class CommandRouter:
         echo = cut_at_word(" ".join(args.split()), 100)
         if not results.papers:
             return Reply(f"{results.message} (searched for: {echo})")
-        heading = f"{len(results.papers)} best match{'es' if len(results.papers) != 1 else ''} for: {echo}"
+        found = len(results.papers)
+        heading = f"{found} best matches for: {echo}" if found > 1 else f"1 match for: {echo}"
         if results.truncated_candidates:
             heading += (
                 " (a broad query: ranked among the newest matches; add words or since:/until: to narrow it)"
@@ -268,11 +274,10 @@ class CommandRouter:
         if period not in PERIODS:
             raise UsageError("top takes week, month or all.")
         days = PERIODS[period]
-        today = self.clock.now().astimezone(dt.UTC).date()
-        # "week" is the lists of the last 7 days, today's included.
-        since = today - dt.timedelta(days=days - 1) if days else None
+        # "week" is the votes cast in the last 7 days, whatever day's list the paper was on.
+        since = self.clock.now() - dt.timedelta(days=days) if days else None
         channel = command.channel
-        tallies = await self.votes.top(channel.platform, channel.community, since=since, limit=TOP_SIZE)
+        tallies = await self.votes.top(channel.platform, channel.community, cast_since=since, limit=TOP_SIZE)
         label = {"week": "in the last 7 days", "month": "in the last 30 days", "all": "of all time"}[period]
         if not tallies:
             return Reply(f"No votes {label} yet. React 👍 on a paper the bot posted to vote for it.")
@@ -318,6 +323,11 @@ class CommandRouter:
         if sub.paused_reason:
             lines.append(f"Paused: {sub.paused_reason}")
         else:
+            for awaited in sub.awaited_days:
+                lines.append(
+                    f"Waiting for {day_label(awaited)}'s list: Hugging Face's list is empty so "
+                    "far; it goes out here when papers appear."
+                )
             lines.append(f"{next_post_line(sub, now)}.")
         if sub.last_posted_day and sub.last_posted_at:
             posted = sub.last_posted_at.astimezone(sub.zone)
@@ -347,6 +357,8 @@ class CommandRouter:
             number = await self.follows.add(command.user, " ".join(args.split()), now=self.clock.now())
         except TooManySavedSearches:
             return Reply("You already have 20 saved searches; /paper unfollow one first.", ok=False)
+        except DuplicateSavedSearch as exc:
+            return Reply(f"You already follow that search (#{exc.number} in /paper following).", ok=False)
         return Reply(
             f"Saved search #{number}: {cut_at_word(' '.join(args.split()), 200)}. "
             "You'll get a direct message when new papers match."

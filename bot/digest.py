@@ -85,6 +85,7 @@ class DigestOutcome:
     posted: int  # messages sent by this run (header included)
     note: str
     complete: bool = False  # every message of that day's digest is in the channel
+    empty_list: bool = False  # Hugging Face's list for the day is empty so far: nothing posted
 
 
 class DeliveryFailed(Exception):
@@ -162,11 +163,14 @@ class Digester:
             return DigestOutcome(day, 0, note)
         target = day or newest_closed_day(now)
         rows = await self.ledger.of_day(channel, target)
+        if target.weekday() >= 5:
+            return DigestOutcome(target, 0, f"{day_label(target)} is a weekend day: it has no list.")
         if not any(row.kind == HEADER for row in rows):
-            planned = await self._plan(sub, target, now)
-            if isinstance(planned, str):
-                await self.subscriptions.record_run(channel, now=now, note=planned)
-                return DigestOutcome(target, 0, planned)
+            unplanned = await self._plan(sub, target, now)
+            if unplanned is not None:
+                note, empty = unplanned
+                await self.subscriptions.record_run(channel, now=now, note=note)
+                return DigestOutcome(target, 0, note, empty_list=empty)
             rows = await self.ledger.of_day(channel, target)
         sent = _Sent()
         try:
@@ -213,31 +217,42 @@ class Digester:
             )
         return DigestOutcome(target, sent.count, note, complete=complete)
 
-    async def _plan(self, sub: Subscription, day: dt.date, now: dt.datetime) -> str | None:
-        """Claim the header and every chosen paper of `day`, or say why there is nothing to post."""
+    async def _plan(self, sub: Subscription, day: dt.date, now: dt.datetime) -> tuple[str, bool] | None:
+        """Claim the header and every chosen paper of `day`, or say why there is nothing to post
+        (and whether that is because the list is empty so far)."""
         try:
             await self.refresh_day(day)
         except HFUnavailable as exc:
             log.warning("refreshing %s before a digest failed: %s", day, exc)
         fetched_at = await self.store.fetched_at(day)
         if fetched_at is None:
-            return (
+            note = (
                 f"{day_label(day)}'s list could not be fetched from Hugging Face; "
                 "the digest will be posted once it can."
             )
+            return note, False
         if fetched_at < list_closes_at(day):
             # Fetched while it was still filling: posting it now would leave out its last papers.
-            return (
+            note = (
                 f"{day_label(day)}'s list was last fetched before it closed and Hugging Face is not "
                 "answering; the digest will be posted once the whole list can be fetched."
             )
+            return note, False
         listed = (await self.store.daily_list(day)).papers
+        if not listed:
+            # Hugging Face answers an empty list for a closed weekday during incidents, and fills
+            # it later: nothing is posted (nor claimed) until papers appear.
+            note = (
+                f"Hugging Face's list for {day_label(day)} is empty so far; the digest goes out "
+                "when papers appear (checked at every refresh for two more weekdays)."
+            )
+            return note, True
         chosen = select_papers(listed, sub)
         planned = await self.ledger.claim_plan(
             sub.channel, day, [paper.id for paper in chosen], owner=self.owner, now=now
         )
         if not planned:
-            return f"{day_label(day)}'s digest is being posted by another paperboy process."
+            return f"{day_label(day)}'s digest is being posted by another paperboy process.", False
         return None
 
     async def _send(

@@ -7,19 +7,18 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, and_, delete, func, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import ColumnElement, and_, delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.models import SavedSearchHitRow, SavedSearchRow
-from bot.query import QueryError, parse_query
-from bot.search import PaperSearch
-from bot.types import Paper, UserRef
+from bot.dialect import insert_for
+from bot.models import AlertClaimRow, SavedSearchRow
+from bot.query import QueryError, SearchQuery, parse_query
+from bot.search import MAX_LIMIT, PaperSearch
+from bot.types import Alert, Paper, UserRef
 
 SAVED = SavedSearchRow.__table__  # type: ignore[attr-defined]
-HITS = SavedSearchHitRow.__table__  # type: ignore[attr-defined]
+CLAIMS = AlertClaimRow.__table__  # type: ignore[attr-defined]
 MAX_PER_USER = 20
-MAX_ALERT_PAPERS = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,23 +32,48 @@ class TooManySavedSearches(Exception):
     pass
 
 
+class DuplicateSavedSearch(Exception):
+    def __init__(self, number: int) -> None:
+        super().__init__(number)
+        self.number = number  # the existing search's number in `following`
+
+
 def _user(user: UserRef) -> ColumnElement[bool]:
     return and_(
         SAVED.c.platform == user.platform, SAVED.c.community == user.community, SAVED.c.user_id == user.user
     )
 
 
+def _claims_of(user: UserRef) -> ColumnElement[bool]:
+    return and_(
+        CLAIMS.c.platform == user.platform,
+        CLAIMS.c.community == user.community,
+        CLAIMS.c.user_id == user.user,
+    )
+
+
+def same_query(a: str, b: str) -> bool:
+    """Two saved searches that say the same thing (spacing and letter case aside)."""
+    return a.split() == b.split() or a.casefold().split() == b.casefold().split()
+
+
 class SavedSearches:
     def __init__(self, engine: AsyncEngine, search: PaperSearch) -> None:
         self.engine = engine
         self.search = search
-        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+        self._insert = insert_for(engine)
 
     async def add(self, user: UserRef, query: str, *, now: dt.datetime) -> int:
         """Save `query` (already validated) for `user`; returns its number in `following`."""
         async with self.engine.begin() as conn:
-            count = (await conn.execute(select(func.count()).select_from(SAVED).where(_user(user)))).scalar()
-            if int(count or 0) >= MAX_PER_USER:
+            existing = [
+                row.query
+                for row in await conn.execute(select(SAVED.c.query).where(_user(user)).order_by(SAVED.c.id))
+            ]
+            for number, saved in enumerate(existing, 1):
+                if same_query(saved, query):
+                    raise DuplicateSavedSearch(number)
+            if len(existing) >= MAX_PER_USER:
                 raise TooManySavedSearches
             await conn.execute(
                 SAVED.insert().values(
@@ -60,7 +84,7 @@ class SavedSearches:
                     created_at=now,
                 )
             )
-        return int(count or 0) + 1
+        return len(existing) + 1
 
     async def of_user(self, user: UserRef) -> list[SavedSearch]:
         stmt = select(SAVED.c.id, SAVED.c.query).where(_user(user)).order_by(SAVED.c.id)
@@ -74,18 +98,18 @@ class SavedSearches:
             return None
         target = saved[number - 1]
         async with self.engine.begin() as conn:
-            await conn.execute(delete(HITS).where(HITS.c.saved_search_id == target.id))
             await conn.execute(delete(SAVED).where(SAVED.c.id == target.id))
         return target.query
 
     async def alerts(
         self, listed: Mapping[str, dt.datetime], *, now: dt.datetime, platforms: Set[str]
-    ) -> dict[UserRef, list[Paper]]:
+    ) -> dict[UserRef, list[Alert]]:
         """Papers among `listed` (first listed at the time given) that match each user's saved
-        searches, were listed once the search was saved, and were not sent yet.
+        searches, were listed once the search was saved, and were not sent to that user yet.
 
-        Each (search, paper) pair is claimed before it is returned, so a paper is alerted at
-        most once even when two bot processes run the same refresh.
+        Every match is returned, however many. Each (user, paper) is claimed before it is
+        returned, so a user gets a paper at most once, whichever searches match and however many
+        processes run the same refresh; it is listed under the first of the user's searches.
         """
         if not listed:
             return {}
@@ -93,37 +117,58 @@ class SavedSearches:
             rows = (
                 await conn.execute(select(SAVED).where(SAVED.c.platform.in_(platforms)).order_by(SAVED.c.id))
             ).all()
-        found: dict[UserRef, dict[str, Paper]] = defaultdict(dict)
+        wanted: dict[UserRef, dict[str, list[Paper]]] = defaultdict(dict)
         for row in rows:
             try:
                 query = parse_query(row.query)
             except QueryError:
                 continue  # saved before a grammar change; `following` still shows it
             among = [paper_id for paper_id, when in listed.items() if when >= row.created_at]
-            if not among:
-                continue
-            results = await self.search.search(query, limit=MAX_ALERT_PAPERS, among=among)
-            user = UserRef(row.platform, row.community, row.user_id)
-            for paper in results.papers:
-                # Claimed for every search it matches, so no later run offers it again; listed once.
-                if await self._claim(row.id, paper.id, now) and paper.id not in found[user]:
-                    found[user][paper.id] = paper
-        return {user: list(papers.values()) for user, papers in found.items() if papers}
+            matches = await self._all_matches(query, among)
+            if matches:
+                wanted[UserRef(row.platform, row.community, row.user_id)][row.query] = matches
+        found: dict[UserRef, list[Alert]] = {}
+        for user, by_query in wanted.items():
+            candidates = {paper.id for papers in by_query.values() for paper in papers}
+            won = await self._claim(user, candidates, now)
+            alerts = []
+            for query_text, papers in by_query.items():
+                mine = tuple(paper for paper in papers if paper.id in won)
+                won -= {paper.id for paper in mine}
+                if mine:
+                    alerts.append(Alert(query_text, mine))
+            if alerts:
+                found[user] = alerts
+        return found
+
+    async def _all_matches(self, query: SearchQuery, among: Sequence[str]) -> list[Paper]:
+        """Every paper of `among` that matches, best first within each search's page."""
+        papers: list[Paper] = []
+        for start in range(0, len(among), MAX_LIMIT):
+            chunk = among[start : start + MAX_LIMIT]
+            results = await self.search.search(query, limit=MAX_LIMIT, among=chunk)
+            papers += results.papers
+        return papers
 
     async def release(self, user: UserRef, paper_ids: Sequence[str]) -> None:
         """Give back the claims of an alert that could not be delivered, for the next refresh."""
-        searches = select(SAVED.c.id).where(_user(user)).scalar_subquery()
         async with self.engine.begin() as conn:
-            await conn.execute(
-                delete(HITS).where(HITS.c.saved_search_id.in_(searches), HITS.c.paper_id.in_(list(paper_ids)))
-            )
+            await conn.execute(delete(CLAIMS).where(_claims_of(user), CLAIMS.c.paper_id.in_(list(paper_ids))))
 
-    async def _claim(self, saved_search_id: int, paper_id: str, now: dt.datetime) -> bool:
-        stmt = (
-            self._insert(HITS)
-            .values(saved_search_id=saved_search_id, paper_id=paper_id, notified_at=now)
-            .on_conflict_do_nothing()
-            .returning(HITS.c.paper_id)
-        )
+    async def _claim(self, user: UserRef, paper_ids: set[str], now: dt.datetime) -> set[str]:
+        """The papers of `paper_ids` this caller may send to `user` (claimed by no one before)."""
+        if not paper_ids:
+            return set()
+        rows = [
+            {
+                "platform": user.platform,
+                "community": user.community,
+                "user_id": user.user,
+                "paper_id": paper_id,
+                "notified_at": now,
+            }
+            for paper_id in sorted(paper_ids)
+        ]
+        stmt = self._insert(CLAIMS).values(rows).on_conflict_do_nothing().returning(CLAIMS.c.paper_id)
         async with self.engine.begin() as conn:
-            return (await conn.execute(stmt)).scalar() is not None
+            return set((await conn.execute(stmt)).scalars())

@@ -113,6 +113,9 @@ class SubscriptionRow(SQLModel, table=True):
     last_posted_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     last_run_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     last_note: str | None = Field(default=None, sa_column=Column(Text))
+    # Closed lists (ISO days) that were empty at the post time (Hugging Face incidents): each is
+    # posted when it fills.
+    awaited_days: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     created_at: dt.datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
 
 
@@ -185,12 +188,15 @@ class SavedSearchRow(SQLModel, table=True):
     created_at: dt.datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
 
 
-class SavedSearchHitRow(SQLModel, table=True):
-    """A paper already sent for a saved search: alerts go out at most once per paper."""
+class AlertClaimRow(SQLModel, table=True):
+    """A paper already sent to a user by a saved-search alert: once per user, whichever searches
+    match and however many processes run (the primary key is the claim)."""
 
-    __tablename__ = "saved_search_hits"
+    __tablename__ = "alert_claims"
 
-    saved_search_id: int = Field(primary_key=True, foreign_key="saved_searches.id", ondelete="CASCADE")
+    platform: str = Field(primary_key=True, max_length=32)
+    community: str = Field(primary_key=True, max_length=128)
+    user_id: str = Field(primary_key=True, max_length=128)
     paper_id: str = Field(primary_key=True, max_length=64)
     notified_at: dt.datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
 

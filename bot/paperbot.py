@@ -9,7 +9,7 @@ from collections.abc import Callable, Coroutine
 from functools import partial
 from typing import Any
 
-from bot.cards import cut_at_word
+from bot.cards import alert_messages, day_label
 from bot.commands import CommandRouter
 from bot.deliveries import DeliveryLedger
 from bot.digest import Digester, DigestOutcome
@@ -17,20 +17,23 @@ from bot.events import EventLog
 from bot.follows import SavedSearches
 from bot.ingest import Ingestor, days_in_range
 from bot.ports import Clock, Publisher
-from bot.post_calendar import list_closes_at, todays_post
+from bot.post_calendar import list_closes_at, todays_post, weekdays_after
 from bot.scheduling import Scheduler
 from bot.search import PaperSearch
 from bot.source import HFSource, HFUnavailable
 from bot.store import PaperStore
 from bot.subscriptions import Subscription, SubscriptionStore
 from bot.types import ChannelRef, Command, FetchReport, Notice, Paper, Reaction, Reply, Vote
-from bot.votes import DOWN, UP, VoteBook, normalize_emoji
+from bot.votes import DOWN, UP, Tally, VoteBook, normalize_emoji
 
 log = logging.getLogger(__name__)
 
 FIRST_START_DAYS = 7
 REFRESH_JOB = "refresh"
 DIGEST_FRESHNESS = dt.timedelta(minutes=10)
+# A list that Hugging Face answered empty is awaited until the list this many weekdays later
+# has closed too (a weekend does not count).
+AWAIT_EMPTY_WEEKDAYS = 2
 # Papers first listed this recently are "new" for saved-search alerts (covers a bot down a day).
 ALERT_WINDOW = dt.timedelta(days=2)
 SORRY = "Sorry, something went wrong answering that. It has been logged."
@@ -135,7 +138,7 @@ class PaperBot:
         posted = await self.ledger.posted_paper(post.channel.platform, post.channel.channel, post.message_id)
         if posted is None:
             return None
-        await self.votes.record(
+        changed = await self.votes.record(
             post=post,
             posted=posted,
             user=reaction.user,
@@ -144,7 +147,17 @@ class PaperBot:
             added=reaction.added,
             now=self.clock.now(),
         )
-        return Vote(paper_id=posted.paper_id, community=posted.community, kind=kind, added=reaction.added)
+        return Vote(
+            paper_id=posted.paper_id,
+            community=posted.community,
+            kind=kind,
+            added=reaction.added,
+            changed=changed,
+        )
+
+    async def tally(self, platform: str, community: str, paper_id: str) -> Tally:
+        """A paper's 👍 and 👎 count in one community."""
+        return await self.votes.tally(platform, community, paper_id)
 
     async def fetch_paper(self, paper_id: str) -> Paper | None:
         """A paper someone asked for by id: fetched and stored, within the short interactive
@@ -172,6 +185,8 @@ class PaperBot:
             if sub is None or sub.paused_reason:
                 return None
             now = self.clock.now()
+            for awaited in sub.awaited_days:
+                await self._post_awaited(sub, awaited, now)
             post = todays_post(sub.post_time, sub.zone, now)
             if post is None:
                 return None
@@ -183,6 +198,10 @@ class PaperBot:
                     )
                 return None
             outcome = await self.digester.run(channel, day=post.list_day)
+            if outcome.empty_list and post.list_day not in sub.awaited_days:
+                await self.subscriptions.await_list(channel, post.list_day, waiting=True)
+            elif outcome.complete and post.list_day in sub.awaited_days:
+                await self.subscriptions.await_list(channel, post.list_day, waiting=False)
             # The recap follows a complete Monday post, whoever posted it, and counts the votes
             # cast before that post's time: a catch-up retries a recap that failed to send, but
             # a vote at noon cannot bring one at 12:30. The ledger keeps it to one.
@@ -192,6 +211,22 @@ class PaperBot:
         except Exception:
             log.exception("digest for %s/%s failed", channel.platform, channel.channel)
             return None
+
+    async def _post_awaited(self, sub: Subscription, day: dt.date, now: dt.datetime) -> None:
+        """An earlier list that was empty at its post time: posted once papers appear, later
+        than planned but once; forgotten when it stays empty for AWAIT_EMPTY_WEEKDAYS more."""
+        channel = sub.channel
+        if now > list_closes_at(weekdays_after(day, AWAIT_EMPTY_WEEKDAYS)):
+            await self.subscriptions.await_list(channel, day, waiting=False)
+            note = f"Hugging Face's list for {day_label(day)} stayed empty; there is no digest for that day."
+            await self.subscriptions.record_run(channel, now=now, note=note)
+            return
+        todays = todays_post(sub.post_time, sub.zone, now)
+        if todays is not None and todays.list_day == day:
+            return  # still today's own post: the caller runs it
+        outcome = await self.digester.run(channel, day=day)
+        if outcome.complete:
+            await self.subscriptions.await_list(channel, day, waiting=False)
 
     async def _refresh_day(self, day: dt.date) -> None:
         """Fresh upvotes for a digest's list, fetched once for all the channels posting it.
@@ -246,7 +281,8 @@ class PaperBot:
         self._hf_down = True
 
     async def send_alerts(self) -> int:
-        """One direct message per user listing new papers that match their saved searches.
+        """Direct messages listing new papers that match users' saved searches, each under the
+        search that found it, ten papers a message; returns how many messages went out.
 
         "New" is first listed in the last ALERT_WINDOW, as the database says, so papers listed by
         any process (a digest's fetch, `paperboy fetch`) are covered. Only users on platforms
@@ -256,18 +292,17 @@ class PaperBot:
         now = self.clock.now()
         listed = await self.store.first_listed_since(now - ALERT_WINDOW)
         alerts = await self.follows.alerts(listed, now=now, platforms=set(self.publishers))
-        for user, papers in alerts.items():
+        for user, found in alerts.items():
             publisher = self.publishers[user.platform]  # alerts cover connected platforms only
-            lines = ["New papers matching your saved searches:"]
-            lines += [f"• {cut_at_word(paper.title, 200)}\n  {paper.url}" for paper in papers]
-            try:
-                await publisher.send_dm(user, Notice("\n".join(lines)))
-                sent += 1
-            except Exception:
-                log.exception(
-                    "saved-search alert to a %s user failed; retried at the next refresh", user.platform
-                )
-                await self.follows.release(user, [paper.id for paper in papers])
+            for text, paper_ids in alert_messages(found):
+                try:
+                    await publisher.send_dm(user, Notice(text))
+                    sent += 1
+                except Exception:
+                    log.exception(
+                        "saved-search alert to a %s user failed; retried at the next refresh", user.platform
+                    )
+                    await self.follows.release(user, paper_ids)
         return sent
 
     async def first_start(self) -> FetchReport | None:

@@ -73,6 +73,12 @@ def weekdays_before(day: dt.date, count: int) -> dt.date:
     return day
 
 
+def weekdays_after(day: dt.date, count: int) -> dt.date:
+    for _ in range(count):
+        day = next_weekday(day)
+    return day
+
+
 @functools.cache
 def lag_weekdays(post_time: dt.time, zone: ZoneInfo) -> int:
     """How many weekdays before its local date a post's list is: the least that has the list

@@ -322,12 +322,17 @@ class PaperStore:
             return {row.day: row.paper_count for row in await conn.execute(stmt)}
 
     async def first_listed_since(self, since: dt.datetime) -> dict[str, dt.datetime]:
-        """Papers that went onto their first daily list at or after `since`, and when."""
+        """Papers that went onto their first daily list at or after `since`, and when.
+
+        Only lists of recent days count: a backfill (`paperboy fetch --since 2023-05-01`) stores
+        thousands of old lists at once, and their papers are not news to anyone.
+        """
         earlier = ENTRIES.alias("earlier")
         stmt = (
             select(ENTRIES.c.paper_id, func.min(ENTRIES.c.listed_at))
             .where(
                 ENTRIES.c.listed_at >= since,
+                ENTRIES.c.day >= since.date() - dt.timedelta(days=1),
                 ~exists().where(
                     earlier.c.paper_id == ENTRIES.c.paper_id,
                     or_(earlier.c.listed_at < since, earlier.c.listed_at.is_(None)),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any
@@ -35,16 +34,11 @@ class Subscription:
     last_posted_at: dt.datetime | None = None
     last_run_at: dt.datetime | None = None
     last_note: str | None = None
+    awaited_days: tuple[dt.date, ...] = ()  # closed lists that were empty at their post time
 
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
-
-    @property
-    def key(self) -> str:
-        """A stable id for this channel's jobs."""
-        c = self.channel
-        return f"{c.platform}:{c.community}:{c.channel}"
 
 
 def resolve_timezone(name: str) -> str | None:
@@ -81,6 +75,7 @@ def _from_row(row: Any) -> Subscription:
         last_posted_at=m["last_posted_at"],
         last_run_at=m["last_run_at"],
         last_note=m["last_note"],
+        awaited_days=tuple(sorted(dt.date.fromisoformat(day) for day in m["awaited_days"] or ())),
     )
 
 
@@ -153,6 +148,19 @@ class SubscriptionStore:
         async with self.engine.begin() as conn:
             await conn.execute(update(SUBSCRIPTIONS).where(_where(channel)).values(paused_reason=reason))
 
+    async def await_list(self, channel: ChannelRef, day: dt.date, *, waiting: bool) -> None:
+        """Remember (`waiting`) or forget a list that was empty at its post time."""
+        async with self.engine.begin() as conn:
+            stored = (
+                await conn.execute(select(SUBSCRIPTIONS.c.awaited_days).where(_where(channel)))
+            ).scalar()
+            days = set(stored or ())
+            if waiting:
+                days.add(day.isoformat())
+            else:
+                days.discard(day.isoformat())
+            await conn.execute(update(SUBSCRIPTIONS).where(_where(channel)).values(awaited_days=sorted(days)))
+
     async def record_run(
         self,
         channel: ChannelRef,
@@ -180,7 +188,3 @@ class SubscriptionStore:
             }
         async with self.engine.begin() as conn:
             await conn.execute(update(SUBSCRIPTIONS).where(_where(channel)).values(**values))
-
-
-def with_changes(sub: Subscription, **changes: Any) -> Subscription:
-    return dataclasses.replace(sub, **changes)

@@ -71,6 +71,14 @@ class FetchReport:
     skipped_items: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """New papers for one of a user's saved searches (`query` as they typed it), best first."""
+
+    query: str
+    papers: tuple[Paper, ...]
+
+
 # --- chat vocabulary: what adapters translate to and from -----------------------------------
 
 
@@ -175,9 +183,11 @@ class Reaction:
 
 @dataclass(frozen=True, slots=True)
 class Vote:
-    """A reaction the core counted: for `paper_id` in `community`, `kind` "up" or "down"."""
+    """A reaction the core counted: for `paper_id` in `community`, `kind` "up" or "down".
+    `changed` is False for a repeat: a reaction already counted, or removed when there was none."""
 
     paper_id: str
     community: str
     kind: str
     added: bool
+    changed: bool = True

@@ -70,8 +70,9 @@ class VoteBook:
         emoji: str,
         added: bool,
         now: dt.datetime,
-    ) -> None:
-        """Add or remove one user's reaction; duplicates and unknown removals change nothing.
+    ) -> bool:
+        """Add or remove one user's reaction; duplicates and unknown removals change nothing
+        (False).
 
         The reaction is kept by its emoji as reacted (`emoji`), so that removing 👍🏽 leaves the
         vote a 👍 by the same user still makes.
@@ -80,7 +81,7 @@ class VoteBook:
         user_hash = self.user_hash(user)
         async with self.engine.begin() as conn:
             if added:
-                await conn.execute(
+                result = await conn.execute(
                     self._insert(REACTIONS)
                     .values(
                         platform=post.channel.platform,
@@ -95,9 +96,11 @@ class VoteBook:
                         created_at=now,
                     )
                     .on_conflict_do_nothing()
+                    .returning(REACTIONS.c.id)
                 )
+                return result.scalar() is not None
             else:
-                await conn.execute(
+                result = await conn.execute(
                     delete(REACTIONS).where(
                         REACTIONS.c.platform == post.channel.platform,
                         REACTIONS.c.channel == post.channel.channel,
@@ -107,21 +110,26 @@ class VoteBook:
                         REACTIONS.c.emoji.in_([emoji, ""]),  # "": rows from before revision 0006
                     )
                 )
+        return bool(result.rowcount)
 
     async def top(
         self,
         platform: str,
         community: str,
         *,
-        since: dt.date | None,
+        since: dt.date | None = None,
         limit: int,
+        cast_since: dt.datetime | None = None,
         cast_before: dt.datetime | None = None,
     ) -> list[Tally]:
-        """Papers this community voted for, most 👍 first (a user counts once per paper)."""
+        """Papers this community voted for, most 👍 first (a user counts once per paper):
+        papers of digests since `since`, and/or votes cast since `cast_since`."""
         voters = func.count(func.distinct(REACTIONS.c.user_hash))
         conditions = [REACTIONS.c.platform == platform, REACTIONS.c.community == community]
         if since:
             conditions.append(REACTIONS.c.digest_day >= since)
+        if cast_since:
+            conditions.append(REACTIONS.c.created_at >= cast_since)
         if cast_before:
             conditions.append(REACTIONS.c.created_at < cast_before)
         stmt = (

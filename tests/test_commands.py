@@ -148,6 +148,7 @@ async def test_digest_here_needs_a_channel_manager(core: Core, publisher: Record
 async def test_digest_status_explains_a_weekend_and_the_pending_list(
     core: Core, fake_hf: FakeHF, clock: FakeClock
 ) -> None:
+    fake_hf.set_day("2025-11-20", sample_items(2, day=dt.date(2025, 11, 20)))
     await run(core, "digest here 09:00 UTC")
     await core.bot.post_digest(CHANNEL)  # Thursday's list, posted Friday
     clock.set(dt.datetime(2025, 11, 22, 12, tzinfo=dt.UTC))
@@ -232,3 +233,12 @@ async def test_show_of_an_unstored_paper_answers_soon_when_hugging_face_does_not
         "2505.07787 is not in the archive yet, and Hugging Face is not answering; try again later."
     )
     assert len(fake_hf.requests_to("/api/papers/")) == 1
+
+
+async def test_one_result_is_one_match_and_usage_lines_name_every_digest_option(stocked: Core) -> None:
+    one = await run(stocked, "search learning from peers")
+    assert one.text == "1 match for: learning from peers"
+    several = await run(stocked, "search reasoning")
+    assert several.text.startswith(f"{len(several.items)} best matches for: reasoning")
+    usage = await run(stocked, "digest sideways")
+    assert "digest here [HH:MM] [TIMEZONE] [top N] [min-upvotes N] [+word] [-word] [flat]" in usage.text

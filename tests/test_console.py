@@ -147,6 +147,12 @@ async def test_run_answers_posts_counts_votes_and_keeps_them_across_a_restart(
 
     await bot.send(f"/react {card.group(1)} 👍")
     await bot.expect(r"Vote counted for .*: 👍 1 · 👎 0")
+    await bot.send(f"/unreact {card.group(1)}")
+    await bot.expect(r"Vote removed for .*: 👍 0 · 👎 0")
+    await bot.send(f"/unreact {card.group(1)}")
+    await bot.expect(rf"You had no 👍 reaction on {card.group(1)}; nothing changed")
+    await bot.send(f"/react {card.group(1)} 👍")
+    await bot.expect(r"Vote counted for .*: 👍 1 · 👎 0")
     await bot.send(f"/react {header.group(1)} 👍")
     await bot.expect(r"No vote: .* is not a paper message")
     await bot.send("/paper top")

@@ -79,16 +79,73 @@ async def test_monday_carries_fridays_list_and_flat_option_skips_the_thread(
     assert all(post.thread is None for post in publisher.posts)
 
 
-async def test_empty_weekday_list_gets_a_header_saying_so(
+async def test_an_empty_list_posts_nothing_and_its_papers_go_out_once_when_they_appear(
     core: Core, fake_hf: FakeHF, publisher: RecordingPublisher, clock: FakeClock
 ) -> None:
-    fake_hf.set_day("2025-11-27", [])  # Thanksgiving: nothing listed
-    clock.set(at(2025, 11, 28, 12))
+    # Hugging Face answers an empty list for a closed day during incidents, and fills it later.
+    fake_hf.set_day("2025-11-27", [])
+    clock.set(at(2025, 11, 28, 9, 5))  # Friday, just after the 09:00 post of Thursday's list
     await subscribe(core)
-    await core.bot.post_digest(CHANNEL)
-    assert [p.text for p in publisher.posts] == [
-        "Daily Papers · Thu 27 Nov 2025 · no papers on Hugging Face's list that day"
-    ]
+    [outcome] = await core.bot.catch_up()
+    assert outcome.empty_list and publisher.posts == []
+    status = await core.bot.handle_command(Command("digest", "status", ADMIN, CHANNEL))
+    assert "Waiting for Thu 27 Nov 2025's list: Hugging Face's list is empty so far" in status.text
+    assert "Next post: Mon 1 Dec 2025 09:00 UTC, with Fri 28 Nov 2025's list." in status.text
+
+    fake_hf.set_day("2025-11-27", sample_items(3, day=dt.date(2025, 11, 27)))
+    clock.advance(minutes=30)  # the next refresh
+    await core.bot.catch_up()
+    assert [p.text for p in publisher.posts][0] == "Daily Papers · Thu 27 Nov 2025 · 3 of 3"
+    assert len(publisher.paper_posts()) == 3
+    clock.advance(minutes=30)
+    await core.bot.catch_up()
+    assert len(publisher.posts) == 4  # once
+    status = await core.bot.handle_command(Command("digest", "status", ADMIN, CHANNEL))
+    assert "Waiting for" not in status.text and "Last post: Thu 27 Nov 2025's list" in status.text
+
+
+async def test_a_list_still_empty_at_the_next_post_goes_out_when_it_fills(
+    core: Core, fake_hf: FakeHF, publisher: RecordingPublisher, clock: FakeClock
+) -> None:
+    fake_hf.set_day("2025-11-27", [])
+    fake_hf.set_day("2025-11-28", sample_items(2, day=dt.date(2025, 11, 28), start=10))
+    clock.set(at(2025, 11, 28, 9, 5))
+    await subscribe(core)
+    await core.bot.catch_up()
+    clock.set(at(2025, 12, 1, 9, 5))  # Monday: Friday's list is due; Thursday's is still empty
+    await core.bot.catch_up()
+    assert [p.text for p in publisher.posts if not p.paper_id] == ["Daily Papers · Fri 28 Nov 2025 · 2 of 2"]
+    fake_hf.set_day("2025-11-27", sample_items(3, day=dt.date(2025, 11, 27)))
+    clock.advance(minutes=30)
+    await core.bot.catch_up()
+    clock.advance(minutes=30)
+    await core.bot.catch_up()
+    headers = [p.text for p in publisher.posts if not p.paper_id]
+    assert headers == ["Daily Papers · Fri 28 Nov 2025 · 2 of 2", "Daily Papers · Thu 27 Nov 2025 · 3 of 3"]
+    assert len(publisher.paper_posts()) == 5
+
+
+async def test_a_list_that_stays_empty_is_given_up_after_two_more_weekdays(
+    core: Core, fake_hf: FakeHF, publisher: RecordingPublisher, clock: FakeClock
+) -> None:
+    fake_hf.set_day("2025-11-27", [])  # Thanksgiving: nothing listed, for good
+    fake_hf.set_day("2025-11-28", sample_items(2, day=dt.date(2025, 11, 28), start=10))
+    fake_hf.set_day("2025-12-01", sample_items(2, day=dt.date(2025, 12, 1), start=20))
+    clock.set(at(2025, 11, 28, 9, 5))
+    await subscribe(core)
+    await core.bot.catch_up()
+    clock.set(at(2025, 12, 1, 9, 5))  # Monday: still awaited (until Monday's list closes)
+    await core.bot.catch_up()
+    sub = await core.bot.subscriptions.get(CHANNEL)
+    assert sub is not None and sub.awaited_days == (dt.date(2025, 11, 27),)
+    clock.set(at(2025, 12, 2, 9, 5))  # Tuesday: given up
+    await core.bot.catch_up()
+    sub = await core.bot.subscriptions.get(CHANNEL)
+    assert sub is not None and sub.awaited_days == ()
+    status = await core.bot.handle_command(Command("digest", "status", ADMIN, CHANNEL))
+    assert "Waiting for" not in status.text
+    headers = [p.text for p in publisher.posts if not p.paper_id]
+    assert headers == ["Daily Papers · Fri 28 Nov 2025 · 2 of 2", "Daily Papers · Mon 1 Dec 2025 · 2 of 2"]
 
 
 async def test_filters_size_min_upvotes_and_keywords(
@@ -241,7 +298,7 @@ async def test_a_gone_channel_pauses_the_subscription_without_retrying(
     assert "Paused: not_in_channel" in status.text
     resumed = await subscribe(core)
     assert "Daily digest updated" in resumed
-    assert (await core.bot.post_digest(CHANNEL)).posted > 0
+    assert (await core.bot.post_digest(CHANNEL, day=dt.date(2025, 11, 20))).posted == 5  # the rest
 
 
 async def test_catch_up_posts_the_due_digests_of_many_channels_together(
@@ -449,7 +506,7 @@ async def test_unfetchable_list_is_explained_in_status(
     status = await core.bot.handle_command(Command("digest", "status", ADMIN, CHANNEL))
     assert "could not be fetched from Hugging Face" in status.text
     fake_hf.faults.clear()
-    assert (await core.bot.post_digest(CHANNEL)).posted == 1  # header: Thursday had no sample papers
+    assert (await core.bot.post_digest(CHANNEL)).empty_list  # Thursday had no sample papers
 
 
 async def test_explicit_day_repeat_posts_nothing_not_even_a_header(

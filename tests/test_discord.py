@@ -358,7 +358,7 @@ async def test_saved_search_alerts_arrive_as_direct_messages(
     (dm_channel,) = fake_discord.dm_channels.values()
     assert dm_channel["recipients"][0]["id"] == str(USER_ID)
     (dm,) = fake_discord.messages[int(dm_channel["id"])]
-    assert dm["content"].startswith("New papers matching your saved searches")
+    assert dm["content"].startswith("Saved search “reasoning” · ")
 
 
 async def test_an_alert_longer_than_one_message_arrives_whole_in_several(

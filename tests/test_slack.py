@@ -408,7 +408,7 @@ async def test_saved_search_alerts_arrive_as_direct_messages(slack: SlackHarness
     opened = slack.fake.calls_to("conversations.open")
     assert [c.params["users"] for c in opened] == ["U7"]
     dms = [c for c in slack.fake.calls_to("chat.postMessage") if c.params["channel"] == "DU7"]
-    assert len(dms) == 1 and "New papers matching your saved searches" in dms[0].params["text"]
+    assert len(dms) == 1 and dms[0].params["text"].startswith("Saved search “reasoning” · ")
 
 
 async def test_socket_mode_answers_slash_commands(core: Core, fake_slack: FakeSlack, fake_hf: FakeHF) -> None:

@@ -9,7 +9,7 @@ from sqlalchemy import text
 from adapters.app import Core
 from bot.types import ChannelRef, Command, PostRef, Reaction, UserRef
 from tests.fake_hf import FakeHF
-from tests.fakes import RecordingPublisher, sample_items
+from tests.fakes import FakeClock, RecordingPublisher, sample_items
 
 TEAM_A = ChannelRef("test", "team-a", "C-a1")
 TEAM_A2 = ChannelRef("test", "team-a", "C-a2")
@@ -168,3 +168,36 @@ async def test_a_reaction_reported_in_the_thread_counts_for_the_post(
     in_thread = PostRef(ChannelRef("test", "team-a", card.ref.thread), card.ref.message_id)
     assert await react(core, in_thread, user("alice")) is not None
     assert (await core.bot.votes.tally("test", "team-a", card.paper_id or "")).up == 1
+
+
+async def test_top_week_counts_the_votes_cast_this_week_whatever_the_list_day(
+    core: Core, fake_hf: FakeHF, publisher: RecordingPublisher, clock: FakeClock
+) -> None:
+    # A digest of an older list (posted by hand), voted on today: that is this week's vote.
+    fake_hf.set_day("2025-11-10", sample_items(2, day=dt.date(2025, 11, 10)))
+    admin = UserRef("test", TEAM_A.community, "admin")
+    await core.bot.handle_command(Command("digest", "here", admin, TEAM_A))
+    await core.bot.post_digest(TEAM_A, day=dt.date(2025, 11, 10))
+    [first, second] = publisher.paper_posts()
+    await react(core, first.ref, user("alice"))
+    await react(core, second.ref, user("bob"))
+    week = await top_text(core, TEAM_A)
+    assert first.text in week and second.text in week
+    clock.advance(days=8)  # a week later those votes are no longer this week's
+    assert "No votes in the last 7 days yet" in await top_text(core, TEAM_A)
+    assert first.text in await top_text(core, TEAM_A, "month")
+
+
+async def test_a_repeated_reaction_or_removal_changes_nothing_and_says_so(
+    core: Core, fake_hf: FakeHF, publisher: RecordingPublisher
+) -> None:
+    posted = await cards(core, fake_hf, publisher, TEAM_A)
+    ref = posted[TEAM_A][0].ref
+    first = await core.bot.handle_reaction(Reaction(ref, user("alice"), "👍", True))
+    again = await core.bot.handle_reaction(Reaction(ref, user("alice"), "👍", True))
+    removed = await core.bot.handle_reaction(Reaction(ref, user("alice"), "👍", False))
+    nothing = await core.bot.handle_reaction(Reaction(ref, user("alice"), "👍", False))
+    assert first is not None and first.changed
+    assert again is not None and not again.changed
+    assert removed is not None and removed.changed
+    assert nothing is not None and not nothing.changed

@@ -120,9 +120,14 @@ class ConsoleAdapter:
                 f"No vote: {message_id} is not a paper message paperboy posted here, or {emoji} is no vote."
             )
             return
-        tally = await self.bot.votes.tally(PLATFORM, COMMUNITY, vote.paper_id)
+        tally = await self.bot.tally(PLATFORM, COMMUNITY, vote.paper_id)
+        counts = f"👍 {tally.up} · 👎 {tally.down}"
+        if not vote.changed:
+            already = f"You had already reacted {emoji} on" if added else f"You had no {emoji} reaction on"
+            self._print(f"{already} {message_id}; nothing changed ({vote.paper_id}: {counts}).")
+            return
         action = "counted" if added else "removed"
-        self._print(f"Vote {action} for {vote.paper_id}: 👍 {tally.up} · 👎 {tally.down}")
+        self._print(f"Vote {action} for {vote.paper_id}: {counts}")
 
     async def run(self, lines: AsyncIterable[str]) -> None:
         """Serve typed lines until the input ends or the user quits.
