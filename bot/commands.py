@@ -263,7 +263,7 @@ class CommandRouter:
         if day is None:
             return Reply("No Daily Papers lists are stored yet; they arrive with the next refresh.")
         listed = (await self.store.daily_list(day)).papers
-        papers = sorted(listed, key=lambda paper: -paper.upvotes)[:TODAY_SIZE]
+        papers = sorted(listed, key=lambda paper: -(paper.upvotes or 0))[:TODAY_SIZE]
         heading = f"Daily Papers · {day_label(day)} · {len(papers)} of {len(listed)}"
         if not listed:
             heading = f"Daily Papers · {day_label(day)} · no papers on the list"

@@ -67,8 +67,8 @@ def select_papers(papers: Sequence[Paper], sub: Subscription) -> list[Paper]:
         return bool(term) and f" {' '.join(term)} " in text
 
     chosen = []
-    for paper in sorted(papers, key=lambda p: -p.upvotes):  # stable: ties keep HF's order
-        if paper.upvotes < sub.min_upvotes:
+    for paper in sorted(papers, key=lambda p: -(p.upvotes or 0)):  # stable: ties keep HF's order
+        if (paper.upvotes or 0) < sub.min_upvotes:
             continue
         text = words(paper)
         if include and not any(has(text, term) for term in include):

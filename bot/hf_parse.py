@@ -128,8 +128,8 @@ def parse_paper(item: object) -> Paper:
         organization=display,
         organization_slug=slug,
         published=_date(paper.get("publishedAt")),
-        upvotes=_int(_pick(paper, outer, "upvotes")) or 0,
-        comments=_int(_pick(outer, paper, "numComments")) or 0,
+        upvotes=_int(_pick(paper, outer, "upvotes")),  # None when missing: unknown, not 0
+        comments=_int(_pick(outer, paper, "numComments")),
         github_repo=_url(_pick(paper, outer, "githubRepo")),
         github_stars=_int(_pick(paper, outer, "githubStars")),
         project_page=_url(_pick(paper, outer, "projectPage")),

@@ -165,7 +165,7 @@ class PaperBot:
         paper = await self.source.paper(paper_id, budget=self.interactive_budget)
         if paper is None:
             return None
-        await self.store.upsert_papers([paper], now=self.clock.now(), with_comments=False)
+        await self.store.upsert_papers([paper], now=self.clock.now())
         return await self.store.get_paper(paper_id)
 
     # --- digests, refreshes and the schedule ----------------------------------------------

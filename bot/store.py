@@ -36,6 +36,10 @@ _KEEP_IF_MISSING = (
     "published",
 )
 
+# Counts a source may leave out (None): refreshed when given, kept when not.
+_COUNTS = ("upvotes", "comments")
+_Counts = tuple[str, ...]
+
 # Columns a refresh overwrites: the list's own values are the newest.
 _REFRESHED = (
     "title",
@@ -43,7 +47,6 @@ _REFRESHED = (
     "authors",
     "authors_text",
     "org_text",
-    "upvotes",
     "ai_keywords",
     "keywords_text",
     "emoji_text",
@@ -63,8 +66,9 @@ def paper_to_values(paper: Paper, now: dt.datetime) -> dict[str, Any]:
         "organization_slug": paper.organization_slug,
         "org_text": " ".join(filter(None, (paper.organization, paper.organization_slug))),
         "published": paper.published,
-        "upvotes": paper.upvotes,
-        "comments": paper.comments,
+        # Unknown counts go in as 0 for a new paper; a known paper keeps its own (see _upsert).
+        "upvotes": paper.upvotes or 0,
+        "comments": paper.comments or 0,
         "github_repo": paper.github_repo,
         "github_stars": paper.github_stars,
         "project_page": paper.project_page,
@@ -178,26 +182,25 @@ class PaperStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._dialect = engine.dialect.name
-        self._sqlite_writers: dict[bool, _SQLiteUpsert] = {}
+        self._sqlite_writers: dict[_Counts, _SQLiteUpsert] = {}
 
     def _insert(self, table: Any) -> Any:
         module = postgresql if self._dialect == "postgresql" else sqlite
         return module.insert(table)
 
-    async def upsert_papers(
-        self, papers: Sequence[Paper], *, now: dt.datetime, with_comments: bool = True
-    ) -> int:
+    async def upsert_papers(self, papers: Sequence[Paper], *, now: dt.datetime) -> int:
         """Insert new papers and refresh known ones; returns how many were new.
 
-        Idempotent: the same batch twice leaves one row per paper, with counts refreshed.
-        `with_comments=False` keeps stored comment counts (the single-paper endpoint has none).
+        Idempotent: the same batch twice leaves one row per paper, with counts refreshed. A count
+        the source did not give (None: the single-paper endpoint has no comment count, an older
+        listing may lack upvotes) keeps the stored one.
         """
         unique = list({paper.id: paper for paper in papers}.values())
         if not unique:
             return 0
         async with self.engine.begin() as conn:
             await self._begin_write(conn)
-            return len(await self._upsert(conn, unique, now=now, with_comments=with_comments))
+            return len(await self._upsert(conn, unique, now=now))
 
     async def _begin_write(self, conn: AsyncConnection) -> None:
         """Take the papers' write lock before reading which papers are known.
@@ -212,24 +215,37 @@ class PaperStore:
         else:
             await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PAPER_WRITE_LOCK})
 
-    def _upsert_statement(self, *, with_comments: bool) -> Any:
-        """INSERT … ON CONFLICT DO UPDATE: new papers go in, known ones get fresh counts."""
+    def _upsert_statement(self, counts: _Counts) -> Any:
+        """INSERT … ON CONFLICT DO UPDATE: new papers go in, known ones get fresh counts (those
+        in `counts`: the ones the source gave)."""
         stmt = self._insert(PAPERS)
         excluded = stmt.excluded
         updates: dict[str, Any] = {name: excluded[name] for name in _REFRESHED}
         for name in _KEEP_IF_MISSING:
             updates[name] = func.coalesce(excluded[name], PAPERS.c[name])
-        if with_comments:
-            updates["comments"] = excluded["comments"]
+        for name in counts:
+            updates[name] = excluded[name]
         return stmt.on_conflict_do_update(index_elements=[PAPERS.c.id], set_=updates)
 
-    async def _upsert(
-        self, conn: AsyncConnection, papers: Sequence[Paper], *, now: dt.datetime, with_comments: bool
-    ) -> list[str]:
-        if self._dialect == "sqlite":
-            return await self._upsert_sqlite(conn, papers, now=now, with_comments=with_comments)
+    async def _upsert(self, conn: AsyncConnection, papers: Sequence[Paper], *, now: dt.datetime) -> list[str]:
+        """Upsert in groups by which counts the source gave: a missing count is unknown, not 0."""
+        groups: dict[_Counts, list[Paper]] = {}
+        for paper in papers:
+            counts = tuple(name for name in _COUNTS if getattr(paper, name) is not None)
+            groups.setdefault(counts, []).append(paper)
         new: list[str] = []
-        stmt = self._upsert_statement(with_comments=with_comments)
+        for counts, group in groups.items():
+            if self._dialect == "sqlite":
+                new += await self._upsert_sqlite(conn, group, now=now, counts=counts)
+            else:
+                new += await self._upsert_postgres(conn, group, now=now, counts=counts)
+        return new
+
+    async def _upsert_postgres(
+        self, conn: AsyncConnection, papers: Sequence[Paper], *, now: dt.datetime, counts: _Counts
+    ) -> list[str]:
+        new: list[str] = []
+        stmt = self._upsert_statement(counts)
         for chunk in _chunks(papers):
             ids = [paper.id for paper in chunk]
             known = set((await conn.execute(_KNOWN_IDS, {"ids": ids})).scalars())
@@ -238,15 +254,15 @@ class PaperStore:
         return new
 
     async def _upsert_sqlite(
-        self, conn: AsyncConnection, papers: Sequence[Paper], *, now: dt.datetime, with_comments: bool
+        self, conn: AsyncConnection, papers: Sequence[Paper], *, now: dt.datetime, counts: _Counts
     ) -> list[str]:
         # Rows go in as one executemany of plain tuples: SQLAlchemy's per-row parameter handling
         # cost more than SQLite's own insert (BENCHMARKS.md). The SQL and the value conversions
         # are still SQLAlchemy's, compiled once.
-        writer = self._sqlite_writers.get(with_comments)
+        writer = self._sqlite_writers.get(counts)
         if writer is None:
-            writer = _SQLiteUpsert(self._upsert_statement(with_comments=with_comments), conn.dialect)
-            self._sqlite_writers[with_comments] = writer
+            writer = _SQLiteUpsert(self._upsert_statement(counts), conn.dialect)
+            self._sqlite_writers[counts] = writer
         new: list[str] = []
         for chunk in _chunks(papers):
             ids = [paper.id for paper in chunk]
@@ -269,7 +285,7 @@ class PaperStore:
         unique = list({paper.id: paper for paper in papers}.values())
         async with self.engine.begin() as conn:
             await self._begin_write(conn)
-            await self._upsert(conn, unique, now=now, with_comments=True)
+            await self._upsert(conn, unique, now=now)
             ids = [paper.id for paper in unique]
             listed: set[str] = set()
             for chunk in _chunks(ids):

@@ -19,8 +19,10 @@ class Paper:
     organization: str | None = None  # display name, e.g. "Google DeepMind"
     organization_slug: str | None = None  # HF org name, e.g. "google"
     published: dt.date | None = None  # arXiv publication date
-    upvotes: int = 0
-    comments: int = 0
+    # None: the source did not say (the store then keeps what it had); stored papers always
+    # have both.
+    upvotes: int | None = 0
+    comments: int | None = 0
     github_repo: str | None = None
     github_stars: int | None = None
     project_page: str | None = None

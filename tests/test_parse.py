@@ -37,7 +37,8 @@ def test_missing_and_null_fields_become_defaults() -> None:
     )
     assert paper.id == "2501.00001"
     assert paper.title == "A title"
-    assert paper.authors == () and paper.upvotes == 0 and paper.abstract == ""
+    assert paper.authors == () and paper.abstract == ""
+    assert paper.upvotes is None and paper.comments is None  # unknown, not 0: the store keeps its own
 
 
 def test_top_level_values_fill_in_for_missing_paper_values() -> None:
@@ -108,7 +109,7 @@ def test_hostile_values_are_bounded_and_cleaned() -> None:
 def test_counts_are_finite_and_fit_a_database_integer(raw: object, stars: int | None) -> None:
     paper = parse_paper({"paper": {"id": "2501.00005", "title": "T", "upvotes": raw, "githubStars": raw}})
     assert paper.github_stars == stars
-    assert paper.upvotes == (stars or 0)
+    assert paper.upvotes == stars  # None: no usable count, so the stored one stays
 
 
 def test_terminal_escapes_and_direction_overrides_are_removed() -> None:

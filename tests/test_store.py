@@ -1,6 +1,7 @@
 """Store and ingest on SQLite and (when configured) PostgreSQL."""
 
 import asyncio
+import copy
 import dataclasses
 import datetime as dt
 from pathlib import Path
@@ -99,8 +100,8 @@ async def test_a_sparse_refresh_does_not_blank_known_fields(engine: AsyncEngine)
     store = PaperStore(engine)
     paper = next(p for p in sample_papers() if p.id == "2505.07787")
     await store.upsert_papers([paper], now=NOW)
-    sparse = dataclasses.replace(paper, github_repo=None, project_page=None, comments=0, upvotes=999)
-    await store.upsert_papers([sparse], now=NOW, with_comments=False)
+    sparse = dataclasses.replace(paper, github_repo=None, project_page=None, comments=None, upvotes=999)
+    await store.upsert_papers([sparse], now=NOW)
     stored = await store.get_paper("2505.07787")
     assert stored is not None
     assert stored.github_repo == paper.github_repo and stored.project_page == paper.project_page
@@ -162,3 +163,34 @@ async def test_an_outage_midway_keeps_fetched_days_and_a_rerun_completes(
         await source.aclose()
     assert report.papers == 5
     assert await store.count_papers() == 5
+
+
+async def test_a_listing_without_an_upvote_count_keeps_the_stored_one(
+    engine: AsyncEngine, fake_hf: FakeHF, hf_source: HFSource
+) -> None:
+    # The same paper on two days' lists; the older listing has no `upvotes`. Whichever day's
+    # fetch lands last, the count HF gave (12) stays: a missing count is unknown, not 0.
+    store = PaperStore(engine)
+    item = next(item for item in load_sample() if item["paper"]["id"] == "2505.07787")
+    newer = copy.deepcopy(item)
+    newer["paper"]["upvotes"] = 12
+    older = copy.deepcopy(item)
+    del older["paper"]["upvotes"]
+    older.pop("upvotes", None)
+    fake_hf.set_day("2025-11-19", [older])
+    fake_hf.set_day("2025-11-20", [newer])
+    ingestor = Ingestor(source=hf_source, store=store, now=lambda: NOW)
+    for order in (
+        [dt.date(2025, 11, 20), dt.date(2025, 11, 19)],
+        [dt.date(2025, 11, 19), dt.date(2025, 11, 20)],
+    ):
+        for day in order:
+            await ingestor.fetch_days([day])
+        stored = await store.get_paper("2505.07787")
+        assert stored is not None and stored.upvotes == 12
+    brand_new = copy.deepcopy(older)
+    brand_new["paper"]["id"] = "2511.99999"
+    fake_hf.set_day("2025-11-18", [brand_new])
+    await ingestor.fetch_days([dt.date(2025, 11, 18)])
+    first_seen = await store.get_paper("2511.99999")
+    assert first_seen is not None and first_seen.upvotes == 0  # nothing known yet: shown as 0
