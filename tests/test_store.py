@@ -30,12 +30,14 @@ async def test_upsert_is_idempotent_and_refreshes_counts(engine: AsyncEngine) ->
     papers = sample_papers()
     assert await store.upsert_papers(papers, now=NOW) == 60
     later = NOW + dt.timedelta(hours=3)
-    bumped = [dataclasses.replace(p, upvotes=p.upvotes + 5, comments=9, github_stars=42) for p in papers[:5]]
+    bumped = [
+        dataclasses.replace(p, upvotes=(p.upvotes or 0) + 5, comments=9, github_stars=42) for p in papers[:5]
+    ]
     assert await store.upsert_papers(bumped, now=later) == 0
     assert await store.count_papers() == 60
     refreshed = await store.get_paper(papers[0].id)
     assert refreshed is not None
-    assert refreshed.upvotes == papers[0].upvotes + 5
+    assert refreshed.upvotes == (papers[0].upvotes or 0) + 5
     assert refreshed.comments == 9 and refreshed.github_stars == 42
     assert refreshed.first_seen == NOW and refreshed.last_refreshed == later
 
