@@ -3,6 +3,7 @@
     .venv/bin/python -m benchmarks.fanout              # 1,000 channels: paced at 45/s, then unpaced
     .venv/bin/python -m benchmarks.fanout --channels 300 --rate 50 --rate 48 --rate 45
     .venv/bin/python -m benchmarks.fanout --rate none --concurrency 200
+    .venv/bin/python -m benchmarks.fanout --channels 100 --via catch-up --via one-by-one
 
 Each run builds the whole bot (`adapters.app.build_core`, SQLite in a temporary directory) with
 the real `DiscordAdapter` on discord.py, against tests/fake_discord.py enforcing Discord's limits
@@ -11,6 +12,8 @@ bodies as Discord sends them) and tests/fake_hf.py serving one list of `--papers
 channel subscribes with the defaults (09:00 UTC, top 10, in a thread), and all the digests are
 started together, `asyncio.gather(*(bot.post_digest(channel) …))`, as the scheduler does at 09:00:
 per channel a header, a thread and one card per paper. The fake and the bot share one event loop.
+`--via catch-up` runs them as a restart after the post time does (`bot.catch_up()`), and
+`--via one-by-one` one channel after another, as catch-up did before it ran them together.
 
 Measured per run: elapsed time from the start of the digests to the last one's end; bot requests
 that reached the fake, those answered and those refused with 429 (global, per route); digests
@@ -56,6 +59,7 @@ DAY = dt.date(2025, 11, 20)
 @dataclass
 class FanoutResult:
     rate: float | None  # the pacer's rate per second; None: no pacing (discord.py alone)
+    via: str  # gather (the 09:00 jobs), catch-up (a restart), one-by-one (catch-up before)
     channels: int
     papers: int
     concurrency: int | None
@@ -116,9 +120,9 @@ def _percentiles(values: Sequence[float]) -> dict[str, float]:
 
 
 async def run_fanout(
-    *, rate: float | None, channels: int, papers: int, concurrency: int | None, scratch: Path
+    *, rate: float | None, via: str, channels: int, papers: int, concurrency: int | None, scratch: Path
 ) -> FanoutResult:
-    result = FanoutResult(rate, channels, papers, concurrency)
+    result = FanoutResult(rate, via, channels, papers, concurrency)
     hf = FakeHF(items=sample_items(papers, day=DAY))
     discord_fake = FakeDiscord(limits=DiscordLimits())
     await hf.start()
@@ -126,7 +130,7 @@ async def run_fanout(
     refs = [
         ChannelRef("discord", str(GUILD_ID), str(discord_fake.add_text_channel())) for _ in range(channels)
     ]
-    database = scratch / f"fanout-{rate}-{channels}.db"
+    database = scratch / f"fanout-{rate}-{via}-{channels}.db"
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
         PAPERBOY_DATABASE_URL=f"sqlite:///{database}",
@@ -162,7 +166,13 @@ async def run_fanout(
                         return await core.bot.post_digest(ref)
 
                 started = time.perf_counter()
-                outcomes = await asyncio.gather(*(digest(ref) for ref in refs), return_exceptions=True)
+                outcomes: list[DigestOutcome | BaseException]
+                if via == "catch-up":
+                    outcomes = list(await core.bot.catch_up())
+                elif via == "one-by-one":
+                    outcomes = [await digest(ref) for ref in refs]
+                else:
+                    outcomes = await asyncio.gather(*(digest(ref) for ref in refs), return_exceptions=True)
                 result.elapsed_s = round(time.perf_counter() - started, 2)
             finally:
                 await adapter.stop()
@@ -205,7 +215,7 @@ def _rate_name(rate: float | None) -> str:
 
 
 def table(results: Sequence[FanoutResult]) -> str:
-    rows: list[tuple[str, ...]] = [("", *(f"{_rate_name(r.rate)}" for r in results))]
+    rows: list[tuple[str, ...]] = [("", *(f"{_rate_name(r.rate)}, {r.via}" for r in results))]
 
     def row(name: str, values: Sequence[object]) -> None:
         rows.append((name, *(str(v) for v in values)))
@@ -256,25 +266,33 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=None,
         help="digests at once (default: all; the core may bound them)",
     )
+    parser.add_argument(
+        "--via",
+        choices=("gather", "catch-up", "one-by-one"),
+        action="append",
+        help="how the digests are started (repeatable; default gather)",
+    )
     parser.add_argument("--output", type=Path, default=None)
     return parser.parse_args(argv)
 
 
 async def main_async(args: argparse.Namespace) -> list[FanoutResult]:
-    rates: list[float | None] = args.rate or [GLOBAL_RATE, None]
+    rates: list[float | None] = args.rate or ([GLOBAL_RATE, None] if not args.via else [GLOBAL_RATE])
     results = []
     with tempfile.TemporaryDirectory(prefix="paperboy-fanout-") as scratch:
-        for rate in rates:
-            print(f"{_rate_name(rate)}: {args.channels} channels …", flush=True)
-            result = await run_fanout(
-                rate=rate,
-                channels=args.channels,
-                papers=args.papers,
-                concurrency=args.concurrency,
-                scratch=Path(scratch),
-            )
-            print(f"  {result.elapsed_s} s, {result.global_429 + result.route_429} × 429", flush=True)
-            results.append(result)
+        for via in args.via or ["gather"]:
+            for rate in rates:
+                print(f"{_rate_name(rate)}, {via}: {args.channels} channels …", flush=True)
+                result = await run_fanout(
+                    rate=rate,
+                    via=via,
+                    channels=args.channels,
+                    papers=args.papers,
+                    concurrency=args.concurrency,
+                    scratch=Path(scratch),
+                )
+                print(f"  {result.elapsed_s} s, {result.global_429 + result.route_429} × 429", flush=True)
+                results.append(result)
     return results
 
 

@@ -101,3 +101,13 @@ def test_an_escaped_cut_keeps_the_longest_start_that_fits() -> None:
             cut = cut_escaped(text, limit, escape)
             assert len(cut) <= limit
             assert not cut or cut.replace("&amp;", "&").rstrip("…") in text
+
+
+def test_a_search_line_fits_the_terminal_width_when_given_one() -> None:
+    from bot.render import search_line
+
+    paper = sample("2505.07787")
+    whole = search_line(paper)
+    assert whole.startswith("2505.07787  2025-05-12  ▲") and whole.endswith(paper.title)
+    cut = search_line(paper, width=60)
+    assert len(cut) <= 59 and cut.endswith("…") and cut.startswith(whole[:30])
