@@ -206,13 +206,12 @@ def _name(key: str, value: str) -> Term:
 
 
 def _searchable(term: Term) -> Term:
-    """`term` without the stopwords at its ends; empty when it has nothing else."""
-    start, end = 0, len(term)
-    while start < end and term[start] in STOPWORDS:
-        start += 1
-    while end > start and term[end - 1] in STOPWORDS:
-        end -= 1
-    return term[start:end]
+    """`term` without the stopwords at the ends of its words (emoji aside: the words are matched
+    as a phrase, each emoji on its own); empty when nothing else is left."""
+    words = [index for index, token in enumerate(term) if not is_emoji(token)]
+    content = [index for index in words if term[index] not in STOPWORDS]
+    dropped = {index for index in words if not content or index < content[0] or index > content[-1]}
+    return tuple(token for index, token in enumerate(term) if index not in dropped)
 
 
 def parse_query(text: str) -> SearchQuery:

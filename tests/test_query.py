@@ -62,6 +62,8 @@ def test_very_common_words_are_skipped_unless_inside_a_phrase() -> None:
     assert q.skipped == (("not",), ("don", "t"), ("the",))
     assert q.excluded == ()
     assert parse_query("author:the org:and").authors == (("the",),)  # names are kept whole
+    # A phrase's words are what PostgreSQL matches as a phrase: emoji are not among them.
+    assert parse_query('"x the 🦙" "the 🦙" "🦙 of"').terms == (("x", "🦙"), ("🦙",), ("🦙",))
 
 
 @pytest.mark.parametrize(

@@ -119,6 +119,8 @@ QUERIES = [
     "1\ufe0f\u20e3",
     "模型",
     "agents -🤖",
+    '"lab agents the 🤖"',
+    '"the 👩\u200d🔬"',
     '"',
     "' OR 1=1 --",
     "AND OR NEAR(",
