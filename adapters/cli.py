@@ -325,12 +325,15 @@ async def _finish_leftover_tasks() -> None:
     import asyncio
 
     current = asyncio.current_task()
-    leftovers = [task for task in asyncio.all_tasks() if task is not current]
-    for task in leftovers:
-        task.cancel()
-    if not leftovers:
-        return
-    _done, pending = await asyncio.wait(leftovers, timeout=SHUTDOWN_GRACE_SECONDS)
+    pending = {task for task in asyncio.all_tasks() if task is not current}
+    # Cancelled twice: some clean-ups await again in their own `finally` (SQLAlchemy closing an
+    # aiosqlite connection whose worker thread has already stopped waits for it forever).
+    for wait in (0.2, SHUTDOWN_GRACE_SECONDS):
+        if not pending:
+            return
+        for task in pending:
+            task.cancel()
+        _done, pending = await asyncio.wait(pending, timeout=wait)
     for task in pending:
         logging.getLogger(__name__).warning("still running at shutdown: %r", task)
 

@@ -261,7 +261,10 @@ class CommandRouter:
     async def do_today(self) -> Reply:
         day = await self.store.latest_listed_day()
         if day is None:
-            return Reply("No Daily Papers lists are stored yet; they arrive with the next refresh.")
+            return Reply(
+                "No Daily Papers lists are stored yet: the first fetch from Hugging Face is still "
+                "running, or could not reach it (the next refresh tries again)."
+            )
         listed = (await self.store.daily_list(day)).papers
         papers = sorted(listed, key=lambda paper: -(paper.upvotes or 0))[:TODAY_SIZE]
         heading = f"Daily Papers · {day_label(day)} · {len(papers)} of {len(listed)}"

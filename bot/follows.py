@@ -7,8 +7,8 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, and_, delete, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import ColumnElement, and_, delete, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.dialect import insert_for
 from bot.models import AlertClaimRow, SavedSearchRow
@@ -66,6 +66,7 @@ class SavedSearches:
     async def add(self, user: UserRef, query: str, *, now: dt.datetime) -> int:
         """Save `query` (already validated) for `user`; returns its number in `following`."""
         async with self.engine.begin() as conn:
+            await self._lock_user(conn, user)
             existing = [
                 row.query
                 for row in await conn.execute(select(SAVED.c.query).where(_user(user)).order_by(SAVED.c.id))
@@ -85,6 +86,15 @@ class SavedSearches:
                 )
             )
         return len(existing) + 1
+
+    async def _lock_user(self, conn: AsyncConnection, user: UserRef) -> None:
+        """Serialise one user's changes (a double-submitted `follow` must not save twice): the
+        write lock on SQLite, a lock on the user's key until commit on PostgreSQL."""
+        if self.engine.dialect.name == "sqlite":
+            await conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            key = f"saved-searches\x1f{user.platform}\x1f{user.community}\x1f{user.user}"
+            await conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key})
 
     async def of_user(self, user: UserRef) -> list[SavedSearch]:
         stmt = select(SAVED.c.id, SAVED.c.query).where(_user(user)).order_by(SAVED.c.id)

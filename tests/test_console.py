@@ -220,3 +220,20 @@ async def test_quit_cancels_a_command_still_running(gated_hf: GatedHF, tmp_path:
     bot.seen += (await bot.process.stdout.read()).decode().splitlines()
     # The show was cancelled, not answered late (not even with "Hugging Face is unreachable").
     assert not any(SLOW_PAPER[0] in line or "Traceback" in line for line in bot.seen), bot.seen
+
+
+async def test_lines_piped_in_at_once_are_answered_in_their_order(fake_hf: FakeHF, tmp_path: Path) -> None:
+    bot = await start(["run"], hf_env(fake_hf.url, tmp_path), tmp_path)
+    for line in (
+        "/paper follow diffusion",
+        "/paper following",
+        "/paper digest here 08:30 Europe/Berlin",
+        "/paper digest status",
+    ):
+        await bot.send(line)
+    await bot.expect(r"^Saved search #1: diffusion")
+    await bot.expect(r"^1\. diffusion$")  # `following` saw the search saved the line before
+    await bot.expect(r"^Daily digest on for this channel")
+    await bot.expect(r"^Daily digest: 08:30 Europe/Berlin on weekdays")
+    assert await bot.close() == 0
+    assert not any("No digest in this channel" in line or "You follow no" in line for line in bot.seen)

@@ -3,8 +3,9 @@
 It only translates: lines in become `Command`s and `Reaction`s for the core, and the core's
 posts and replies come out as plain text, each posted message with a short id to react to.
 
-Each line runs as its own task, so a slow command (a paper fetched from a Hugging Face that does
-not answer) never holds up the next one; each answer is printed whole when its command is done.
+Each line runs as its own task, in order, but a slow command (a paper fetched from a Hugging Face
+that does not answer) holds up the next one for a second at most; each answer is printed whole
+when its command is done.
 On a terminal the line is typed at a prompt with editing, history and Tab completion
 (adapters/console/terminal.py); from a pipe or a file, lines are read as they come, without a
 prompt or escape codes, and the end of input waits for the commands still running.
@@ -33,6 +34,8 @@ PLATFORM = "console"
 COMMUNITY = "local"
 CHANNEL = "console"
 QUIT_WORDS = {"/quit", "/exit", "quit", "exit"}
+# How long a command runs before the next line starts anyway (see ConsoleAdapter._serve).
+SLOW_COMMAND_SECONDS = 1.0
 PROMPT_HELP = "Type /paper help for commands, /react ID 👍 to vote on a posted paper, Ctrl-D to quit."
 
 
@@ -154,15 +157,24 @@ class ConsoleAdapter:
                 self.out = original
 
     async def _serve(self, lines: AsyncIterator[str], *, finish: bool) -> None:
-        """Start a task per line; at the end of `lines`, wait for them (`finish`) or cancel them."""
+        """Start a task per line; at the end of `lines`, wait for them (`finish`) or cancel them.
+
+        A line starts when the one before it has answered, or has run for SLOW_COMMAND_SECONDS:
+        commands keep their order (`digest here` then `digest status`, in a script as at the
+        prompt), and only a slow one (Hugging Face not answering) lets the next go ahead.
+        """
         running: set[asyncio.Task[bool]] = set()
+        previous: asyncio.Task[bool] | None = None
         try:
             async for line in lines:
                 if is_quit(line.strip()):
                     return
                 if not line.strip():
                     continue
+                if previous is not None and not previous.done():
+                    await asyncio.wait({previous}, timeout=SLOW_COMMAND_SECONDS)
                 task = asyncio.create_task(self.handle_line(line), name=f"console: {line.strip()}")
+                previous = task
                 running.add(task)
                 task.add_done_callback(_finished)
                 task.add_done_callback(running.discard)
