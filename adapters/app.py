@@ -1,4 +1,8 @@
-"""The composition root: builds every part from the settings and wires them together."""
+"""The composition root: builds every part from the settings and wires them together.
+
+The parts are imported where they are built: `paperboy search` needs the database and the search,
+not the scheduler, the HF client and the bot, and each of those costs start-up time.
+"""
 
 from __future__ import annotations
 
@@ -7,23 +11,18 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.config import Settings
-from bot.db import create_engine, upgrade
-from bot.deliveries import DeliveryLedger
-from bot.events import EventLog
-from bot.follows import SavedSearches
-from bot.ingest import Ingestor
-from bot.paperbot import PaperBot
-from bot.ports import Clock, SystemClock
-from bot.scheduling import Scheduler
-from bot.search import PaperSearch
-from bot.source import HFSource
-from bot.store import PaperStore
-from bot.subscriptions import SubscriptionStore
-from bot.votes import VoteBook, load_vote_key
+    from bot.config import Settings
+    from bot.ingest import Ingestor
+    from bot.paperbot import PaperBot
+    from bot.ports import Clock
+    from bot.search import PaperSearch
+    from bot.source import HFSource
+    from bot.store import PaperStore
 
 
 @dataclass(frozen=True)
@@ -41,6 +40,20 @@ class Core:
 async def build_core(
     settings: Settings, *, clock: Clock | None = None, migrate: bool = True
 ) -> AsyncIterator[Core]:
+    from bot.db import create_engine, upgrade
+    from bot.deliveries import DeliveryLedger
+    from bot.events import EventLog
+    from bot.follows import SavedSearches
+    from bot.ingest import Ingestor
+    from bot.paperbot import PaperBot
+    from bot.ports import SystemClock
+    from bot.scheduling import Scheduler
+    from bot.search import PaperSearch
+    from bot.source import HFSource
+    from bot.store import PaperStore
+    from bot.subscriptions import SubscriptionStore
+    from bot.votes import VoteBook, load_vote_key
+
     clock = clock or SystemClock()
     engine = create_engine(settings.database_url)
     source = HFSource(
@@ -80,6 +93,41 @@ async def build_core(
         if search is not None:
             await search.aclose()
         await source.aclose()
+        await engine.dispose()
+
+
+@asynccontextmanager
+async def open_search(settings: Settings) -> AsyncIterator[PaperSearch]:
+    """Just the archive's search, on a migrated database: all `paperboy search` needs.
+
+    A SQLite file already at the newest revision is searched through sqlite3 alone: loading
+    SQLAlchemy and Alembic would take most of the command's time.
+    """
+    import asyncio
+
+    from bot.schema import head_revision, sqlite_path, sqlite_revision
+    from bot.search import PaperSearch
+
+    path = sqlite_path(settings.database_url)
+    if path is not None and await asyncio.to_thread(sqlite_revision, path) == head_revision():
+        direct = PaperSearch(candidate_cap=settings.search_candidates, sqlite_path=path)
+        try:
+            yield direct
+        finally:
+            await direct.aclose()
+        return
+
+    from bot.db import create_engine, upgrade
+
+    engine = create_engine(settings.database_url)
+    search: PaperSearch | None = None
+    try:
+        await upgrade(engine)
+        search = PaperSearch(engine, candidate_cap=settings.search_candidates)
+        yield search
+    finally:
+        if search is not None:
+            await search.aclose()
         await engine.dispose()
 
 

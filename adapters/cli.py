@@ -84,13 +84,13 @@ def _run_async(main: Coroutine[Any, Any, T], settings: Settings) -> T:
     """asyncio.run, with what stops a command said in one line instead of a traceback."""
     import asyncio
 
-    from bot.db import database_problem
-
     try:
         return asyncio.run(main)
     except typer.Exit:
         raise
     except Exception as exc:
+        from bot.db import database_problem
+
         if (problem := database_problem(exc, settings.database_url)) is not None:
             raise _fail(f"paperboy: {problem.message}", EXIT_USAGE if problem.bad_setting else 1) from None
         if type(exc).__name__ in {"DiscordLoginError", "SlackSetupError"}:  # refused credentials
@@ -208,10 +208,15 @@ def search(
     except QueryError as exc:
         raise _fail(str(exc), EXIT_USAGE) from None
 
-    async def work(core: Core) -> SearchResults:
-        return await core.search.search(parsed, limit=limit)
+    from adapters.app import open_search
 
-    results = _run(work)
+    settings = _settings()
+
+    async def main() -> SearchResults:
+        async with open_search(settings) as archive:
+            return await archive.search(parsed, limit=limit)
+
+    results = _run_async(main(), settings)
     if as_json:
         typer.echo(json.dumps([paper_json(paper) for paper in results.papers], ensure_ascii=False, indent=2))
         return

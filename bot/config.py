@@ -16,10 +16,10 @@ from typing import Self
 from dotenv.parser import parse_stream
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy.engine import make_url
 
+from bot.reactions import normalize_emoji
+from bot.schema import sqlite_path
 from bot.search import DEFAULT_CANDIDATE_CAP
-from bot.votes import normalize_emoji
 
 ENV_FILE = ".env"
 # Read by the test suite, not by paperboy: never reported as unknown.
@@ -111,7 +111,7 @@ class Settings(BaseSettings):
     def _known_database(cls, value: str) -> str:
         if not value.startswith(("sqlite", "postgresql", "postgres")):
             raise ValueError("PAPERBOY_DATABASE_URL must be a sqlite:/// or postgresql:// URL")
-        if value.startswith("sqlite") and make_url(value).database in (None, "", ":memory:"):
+        if value.startswith("sqlite") and sqlite_path(value) is None:
             # Several connections (writer, search readers) must see one database.
             raise ValueError("PAPERBOY_DATABASE_URL must name a SQLite file, e.g. sqlite:///paperboy.db")
         return value

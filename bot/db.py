@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event, text
@@ -13,18 +12,12 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from bot.schema import MIGRATIONS, head_revision
+
 if TYPE_CHECKING:
     from alembic.config import Config
 
-MIGRATIONS = Path(__file__).with_name("migrations")
 SQLITE_BUSY_TIMEOUT_MS = 10_000
-
-
-def head_revision() -> str:
-    """The newest migration's revision: revision ids are the files' number prefixes (0007_…),
-    so a database already there is checked without loading Alembic (a faster CLI start)."""
-    versions = (MIGRATIONS / "versions").glob("[0-9]*.py")
-    return max(path.name.split("_", 1)[0] for path in versions)
 
 
 def async_url(url: str) -> str:

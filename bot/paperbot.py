@@ -18,13 +18,14 @@ from bot.follows import SavedSearches
 from bot.ingest import Ingestor, days_in_range
 from bot.ports import Clock, Publisher
 from bot.post_calendar import list_closes_at, todays_post, weekdays_after
+from bot.reactions import normalize_emoji
 from bot.scheduling import Scheduler
 from bot.search import PaperSearch
 from bot.source import HFSource, HFUnavailable
 from bot.store import PaperStore
 from bot.subscriptions import Subscription, SubscriptionStore
 from bot.types import ChannelRef, Command, FetchReport, Notice, Paper, Reaction, Reply, Vote
-from bot.votes import DOWN, UP, Tally, VoteBook, normalize_emoji
+from bot.votes import DOWN, UP, Tally, VoteBook
 
 log = logging.getLogger(__name__)
 

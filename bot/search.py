@@ -10,20 +10,19 @@ finds its papers; has:code is applied to the candidates.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from collections.abc import Callable, Sequence
-from typing import Any
-
-from sqlalchemy import JSON, Date, Integer, bindparam, text
-from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncEngine
+from typing import TYPE_CHECKING, Any
 
 from bot.ids import arxiv_order
-from bot.models import UTCDateTime
+from bot.paper_columns import paper_from_values
 from bot.query import NOTHING_TO_SEARCH, SearchQuery, to_fts5, to_websearch, websearch_term
 from bot.sqlite_reader import SQLiteReader
-from bot.store import paper_from_values, row_to_paper
 from bot.types import Paper, SearchResults
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 DEFAULT_CANDIDATE_CAP = 1_000
 MAX_LIMIT = 100
@@ -35,14 +34,6 @@ _COLUMNS = (
     "p.upvotes, p.comments, p.github_repo, p.github_stars, p.project_page, p.ai_summary, "
     "p.ai_keywords, p.thumbnail, p.first_seen, p.last_refreshed"
 )
-_TYPES: dict[str, Any] = {
-    "authors": JSON(),
-    "ai_keywords": JSON(),
-    "published": Date(),
-    "first_seen": UTCDateTime(),
-    "last_refreshed": UTCDateTime(),
-    "candidates": Integer(),
-}
 NO_MATCH = "No papers match."
 ONLY_EXCLUSIONS = "Add a word to search for: -word only narrows a search."
 ONLY_STOPWORDS = (
@@ -54,15 +45,22 @@ ONLY_STOPWORDS = (
 _COLUMN_NAMES = tuple(column.strip().removeprefix("p.") for column in _COLUMNS.split(","))
 
 
-def _sqlite_decoders(dialect: Dialect) -> dict[str, Callable[[Any], Any]]:
-    """SQLAlchemy's own result conversions for the columns that need one (JSON, dates)."""
-    decoders: dict[str, Callable[[Any], Any]] = {}
-    for name, type_ in _TYPES.items():
-        if name in _COLUMN_NAMES:
-            decode = type_.dialect_impl(dialect).result_processor(dialect, None)
-            if decode is not None:
-                decoders[name] = decode
-    return decoders
+def _utc_datetime(value: str) -> dt.datetime:
+    """A datetime as SQLAlchemy stores it in SQLite ("2025-11-21 12:00:00.000000", UTC)."""
+    moment = dt.datetime.fromisoformat(value)
+    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
+
+
+# How the columns SQLAlchemy converts are stored in SQLite (JSON text, ISO dates), read back with
+# the standard library: `paperboy search` then needs no SQLAlchemy at all (a faster start).
+# tests/test_search.py checks these give the same papers as the store.
+_SQLITE_DECODERS: dict[str, Callable[[Any], Any]] = {
+    "authors": json.loads,
+    "ai_keywords": json.loads,
+    "published": dt.date.fromisoformat,
+    "first_seen": _utc_datetime,
+    "last_refreshed": _utc_datetime,
+}
 
 
 def _sqlite_params(sql: str, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -87,13 +85,25 @@ def _month_floor(day: dt.date, months_back: int) -> int:
 
 
 class PaperSearch:
-    def __init__(self, engine: AsyncEngine, *, candidate_cap: int = DEFAULT_CANDIDATE_CAP) -> None:
+    """Search over an engine (SQLite or PostgreSQL), or straight over a SQLite file (`sqlite_path`,
+    no engine: the command line's fast path)."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine | None = None,
+        *,
+        candidate_cap: int = DEFAULT_CANDIDATE_CAP,
+        sqlite_path: str | None = None,
+    ) -> None:
         self.engine = engine
         self.candidate_cap = candidate_cap
         self._reader: SQLiteReader | None = None
-        if engine.dialect.name == "sqlite":
-            self._reader = SQLiteReader(engine.url.database or "")
-            self._decode = _sqlite_decoders(engine.dialect)
+        if engine is not None and engine.dialect.name == "sqlite":
+            sqlite_path = engine.url.database or ""
+        if sqlite_path is not None:
+            self._reader = SQLiteReader(sqlite_path)
+        elif engine is None:
+            raise ValueError("PaperSearch needs an engine or a SQLite file")
 
     async def aclose(self) -> None:
         if self._reader is not None:
@@ -116,24 +126,42 @@ class PaperSearch:
             papers = tuple(self._sqlite_paper(row) for row in rows)
             candidates = rows[0][-1] if rows else 0
         else:
-            sql, params = self._postgres(query, limit, among)
-            statement = text(sql).columns(**_TYPES)
-            if among is not None:
-                statement = statement.bindparams(bindparam("among", expanding=True))
-            async with self.engine.connect() as conn:
-                result = (await conn.execute(statement, params)).all()
-            papers = tuple(row_to_paper(row) for row in result)
-            candidates = result[0]._mapping["candidates"] if result else 0
+            papers, candidates = await self._search_postgres(query, limit, among)
         return SearchResults(
             papers=papers,
             message=None if papers else NO_MATCH,
             truncated_candidates=bool(papers) and candidates >= self.candidate_cap,
         )
 
+    async def _search_postgres(
+        self, query: SearchQuery, limit: int, among: Sequence[str] | None
+    ) -> tuple[tuple[Paper, ...], int]:
+        from sqlalchemy import JSON, Date, Integer, bindparam, text
+
+        from bot.models import UTCDateTime
+
+        assert self.engine is not None
+        sql, params = self._postgres(query, limit, among)
+        statement = text(sql).columns(
+            authors=JSON(),
+            ai_keywords=JSON(),
+            published=Date(),
+            first_seen=UTCDateTime(),
+            last_refreshed=UTCDateTime(),
+            candidates=Integer(),
+        )
+        if among is not None:
+            statement = statement.bindparams(bindparam("among", expanding=True))
+        async with self.engine.connect() as conn:
+            result = (await conn.execute(statement, params)).all()
+        papers = tuple(paper_from_values(row._mapping) for row in result)
+        return papers, (result[0]._mapping["candidates"] if result else 0)
+
     def _sqlite_paper(self, row: tuple[Any, ...]) -> Paper:
         values = dict(zip(_COLUMN_NAMES, row, strict=False))
-        for name, decode in self._decode.items():
-            values[name] = decode(values[name])
+        for name, decode in _SQLITE_DECODERS.items():
+            if values[name] is not None:
+                values[name] = decode(values[name])
         return paper_from_values(values)
 
     def _filters(self, query: SearchQuery, params: dict[str, Any]) -> list[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import operator
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Row, and_, bindparam, delete, exists, func, or_, select, text
@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.ids import arxiv_order
 from bot.models import DailyEntryRow, DailyFetchRow, PaperRow
+from bot.paper_columns import paper_from_values
 from bot.query import emoji_text
 from bot.types import DailyList, Paper
 
@@ -80,29 +81,6 @@ def paper_to_values(paper: Paper, now: dt.datetime) -> dict[str, Any]:
         "first_seen": now,
         "last_refreshed": now,
     }
-
-
-def paper_from_values(mapping: Mapping[Any, Any]) -> Paper:
-    """A `Paper` from stored column values, already converted to Python types."""
-    return Paper(
-        id=mapping["id"],
-        title=mapping["title"],
-        abstract=mapping["abstract"] or "",
-        authors=tuple(mapping["authors"] or ()),
-        organization=mapping["organization"],
-        organization_slug=mapping["organization_slug"],
-        published=mapping["published"],
-        upvotes=mapping["upvotes"],
-        comments=mapping["comments"],
-        github_repo=mapping["github_repo"],
-        github_stars=mapping["github_stars"],
-        project_page=mapping["project_page"],
-        ai_summary=mapping["ai_summary"],
-        ai_keywords=tuple(mapping["ai_keywords"] or ()),
-        thumbnail=mapping["thumbnail"],
-        first_seen=mapping["first_seen"],
-        last_refreshed=mapping["last_refreshed"],
-    )
 
 
 def row_to_paper(row: Row[Any] | Any) -> Paper:

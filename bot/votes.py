@@ -21,12 +21,6 @@ SECRETS = AppSecretRow.__table__  # type: ignore[attr-defined]
 UP = "up"
 DOWN = "down"
 VOTE_KEY_NAME = "vote_hmac_key"
-# Skin tones and the emoji variation selector do not change what a reaction means.
-_MODIFIERS = {chr(c) for c in range(0x1F3FB, 0x1F400)} | {"\ufe0f"}
-
-
-def normalize_emoji(emoji: str) -> str:
-    return "".join(ch for ch in emoji.strip() if ch not in _MODIFIERS)
 
 
 async def load_vote_key(engine: AsyncEngine, configured: str | None) -> bytes:

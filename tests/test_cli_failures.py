@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +15,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from tests.conftest import POSTGRES_URL
-from tests.paperboy_process import spawn
+from tests.paperboy_process import PROJECT_ROOT, spawn
 
 COMMANDS = [
     ("search", "reasoning"),
@@ -152,3 +153,48 @@ def test_env_example_documents_every_setting() -> None:
         line.split("=", 1)[0] for line in example.splitlines() if "=" in line and not line.startswith("#")
     }
     assert documented == setting_names()
+
+
+HEAVY = ("sqlalchemy", "alembic", "discord", "slack_bolt", "slack_sdk", "aiohttp", "httpx", "apscheduler")
+LOADED = f"""
+import sys
+from adapters.cli import main
+try:
+    main()
+except SystemExit:
+    pass
+print(sorted({{name.split(".")[0] for name in sys.modules}} & set({HEAVY!r})))
+"""
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--help"], []),
+        (["search", "reasoning"], []),  # a SQLite file at the newest revision: sqlite3 alone
+        (["show", "2505.07787"], ["apscheduler", "httpx", "sqlalchemy"]),  # no platform, no Alembic
+    ],
+)
+async def test_commands_load_only_the_libraries_they_use(
+    tmp_path: Path, args: list[str], expected: list[str]
+) -> None:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PAPERBOY_")}
+    env |= {"PAPERBOY_HF_BASE_URL": "http://127.0.0.1:9", "PYTHONPATH": str(PROJECT_ROOT)}
+    upgraded = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "adapters.cli", "db", "upgrade", cwd=tmp_path, env=env
+    )
+    assert await upgraded.wait() == 0
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        LOADED,
+        *args,
+        cwd=tmp_path,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await asyncio.wait_for(process.communicate(), 60)
+    *answer, loaded = out.decode().strip().splitlines()
+    assert answer and ("Usage:" not in "\n".join(answer)) == (args != ["--help"])  # the command ran
+    assert loaded == repr(expected)

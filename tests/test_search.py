@@ -305,3 +305,21 @@ async def test_emoji_are_searched_as_whole_symbols(
     await store.upsert_papers([paper("2501.00002", "🐙 Octopus goes to school")], now=NOW)
     assert await ids(search, "🦙") == []
     assert await ids(search, "🐙") == ["2501.00002"]
+
+
+async def test_search_results_are_the_papers_the_store_holds_every_field_alike(
+    search: PaperSearch, engine: AsyncEngine
+) -> None:
+    # On SQLite the search reads rows with sqlite3 alone and decodes JSON, dates and times
+    # itself: what it returns must be exactly what the store (through SQLAlchemy) returns.
+    store = PaperStore(engine)
+    found = (await search.search(parse_query("reasoning"), limit=50)).papers
+    assert len(found) > 5
+    for hit in found:
+        assert hit == await store.get_paper(hit.id)
+    if engine.dialect.name == "sqlite":
+        direct = PaperSearch(sqlite_path=engine.url.database)
+        try:
+            assert (await direct.search(parse_query("reasoning"), limit=50)).papers == found
+        finally:
+            await direct.aclose()
