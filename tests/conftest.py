@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import os
 import uuid
@@ -84,6 +85,27 @@ async def fake_hf() -> AsyncIterator[FakeHF]:
         await fake.stop()
 
 
+async def cancel_leftover_tasks() -> None:
+    """End what a stopped bot left behind before the test's event loop closes.
+
+    A task cancelled inside an aiosqlite call makes SQLAlchemy close that connection in a
+    shielded task, and aiosqlite's close then waits for a worker thread that may have stopped
+    already: it ends only when cancelled twice (adapters/cli.py does the same at shutdown).
+    Without this, the event loop's own single cancel waits on it forever.
+    """
+    pending = {
+        task
+        for task in asyncio.all_tasks()
+        if "_terminate_graceful_close" in getattr(task.get_coro(), "__qualname__", "")
+    }
+    for wait in (0.2, 5.0):
+        if not pending:
+            return
+        for task in pending:
+            task.cancel()
+        _done, pending = await asyncio.wait(pending, timeout=wait)
+
+
 class RecordingSleep:
     """Stands in for asyncio.sleep in the HF client: records the waits instead of waiting."""
 
@@ -136,11 +158,14 @@ async def core(
         PAPERBOY_HF_BASE_URL=fake_hf.url,
         PAPERBOY_HF_RETRY_BUDGET_SECONDS=1,
     )
-    async with build_core(settings, clock=clock) as built:
-        built.bot.attach(publisher)
-        # Waits between tries of a failed send are recorded, not waited (the clock is fake too).
-        built.bot.digester.sleep = RecordingSleep()
-        try:
-            yield built
-        finally:
-            await built.bot.stop()
+    try:
+        async with build_core(settings, clock=clock) as built:
+            built.bot.attach(publisher)
+            # Waits between tries of a failed send are recorded, not waited (the clock is fake too).
+            built.bot.digester.sleep = RecordingSleep()
+            try:
+                yield built
+            finally:
+                await built.bot.stop()
+    finally:
+        await cancel_leftover_tasks()
