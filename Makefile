@@ -3,7 +3,11 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test test-fast lint bench clean
+
+# Tests run in parallel (pytest-xdist): most of their time is spent waiting on child processes,
+# sockets and databases. TEST_WORKERS=1 runs them in one process.
+TEST_WORKERS ?= 4
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("paperboy needs Python 3.11 or newer") if sys.version_info < (3, 11) else None'
@@ -18,7 +22,11 @@ run: install
 	$(BIN)/paperboy run
 
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS)
+
+# The edit loop: everything but the tests marked slow (paperboy processes, real-pace fan-outs).
+test-fast: install
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) -m "not slow"
 
 lint: install
 	$(BIN)/ruff check .

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from bot.config import Settings
     from bot.ingest import Ingestor
     from bot.paperbot import PaperBot
-    from bot.ports import Clock
+    from bot.ports import Clock, PaperSource
     from bot.search import PaperSearch
     from bot.source import HFSource
     from bot.store import PaperStore
@@ -31,15 +31,20 @@ class Core:
     engine: AsyncEngine
     store: PaperStore
     search: PaperSearch
-    source: HFSource
+    source: PaperSource
     ingestor: Ingestor
     bot: PaperBot
 
 
 @asynccontextmanager
 async def build_core(
-    settings: Settings, *, clock: Clock | None = None, migrate: bool = True
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    source: PaperSource | None = None,
+    migrate: bool = True,
 ) -> AsyncIterator[Core]:
+    """Everything but the platforms. `source` replaces Hugging Face (tests without HTTP)."""
     from bot.db import create_engine, upgrade
     from bot.deliveries import DeliveryLedger
     from bot.events import EventLog
@@ -56,13 +61,15 @@ async def build_core(
 
     clock = clock or SystemClock()
     engine = create_engine(settings.database_url)
-    source = HFSource(
-        base_url=settings.hf_base_url,
-        token=settings.hf_token.get_secret_value() if settings.hf_token else None,
-        timeout=settings.hf_timeout_seconds,
-        retry_budget=settings.hf_retry_budget_seconds,
-        today=lambda: clock.now().date(),
-    )
+    hf: HFSource | None = None
+    if source is None:
+        source = hf = HFSource(
+            base_url=settings.hf_base_url,
+            token=settings.hf_token.get_secret_value() if settings.hf_token else None,
+            timeout=settings.hf_timeout_seconds,
+            retry_budget=settings.hf_retry_budget_seconds,
+            today=lambda: clock.now().date(),
+        )
     search: PaperSearch | None = None
     try:
         if migrate:
@@ -92,7 +99,8 @@ async def build_core(
     finally:
         if search is not None:
             await search.aclose()
-        await source.aclose()
+        if hf is not None:
+            await hf.aclose()
         await engine.dispose()
 
 
@@ -138,9 +146,14 @@ def configure_logging(level: str) -> None:
     logging.getLogger("alembic").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     # discord.py warns at every start that voice is unsupported; paperboy never uses voice.
-    logging.getLogger("discord.client").addFilter(
-        lambda record: "voice will NOT be supported" not in record.getMessage()
-    )
+    discord_log = logging.getLogger("discord.client")
+    if not any(isinstance(f, _WithoutVoiceNotice) for f in discord_log.filters):
+        discord_log.addFilter(_WithoutVoiceNotice())
+
+
+class _WithoutVoiceNotice(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "voice will NOT be supported" not in record.getMessage()
 
 
 def wanted_adapters(settings: Settings) -> list[str]:

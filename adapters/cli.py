@@ -132,7 +132,7 @@ def fetch(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from bot.ingest import DAILY_PAPERS_START, days_in_range
-    from bot.source import FutureDate, HFUnavailable
+    from bot.source import FutureDate, HFSource, HFUnavailable
 
     day, start, end = _parse_day(date, "--date"), _parse_day(since, "--since"), _parse_day(until, "--until")
     if day and (start or end):
@@ -142,6 +142,8 @@ def fetch(
     console = Console(stderr=True)
 
     async def work(core: Core) -> FetchReport:
+        assert isinstance(core.source, HFSource)
+        hf = core.source
         today = core.ingestor.today()
         if day:
             if day > today:
@@ -158,7 +160,7 @@ def fetch(
             days = [today - dt.timedelta(days=1), today]
         if not console.is_terminal or len(days) < 3:
             # No progress bar to update: a retry is one line on stderr, so a slow fetch is not silent.
-            core.source.on_retry = lambda note: typer.echo(note, err=True)
+            hf.on_retry = lambda note: typer.echo(note, err=True)
             return await core.ingestor.fetch_days(days)
         with Progress(
             TextColumn("[progress.description]{task.description}"),
@@ -173,7 +175,7 @@ def fetch(
             def advanced(_day: dt.date, _papers: int) -> None:
                 bar.update(task, advance=1, description="Fetching days")
 
-            core.source.on_retry = lambda note: bar.update(task, description=note)
+            hf.on_retry = lambda note: bar.update(task, description=note)
             return await core.ingestor.fetch_days(days, progress=advanced)
 
     try:

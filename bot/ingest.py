@@ -8,17 +8,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from bot.ports import PaperSource
 from bot.types import FetchReport, Paper
 
 # Hugging Face Daily Papers started in May 2023; nothing before it exists to fetch.
 DAILY_PAPERS_START = dt.date(2023, 5, 1)
 RANGE_CONCURRENCY = 4
-
-
-class PaperSource(Protocol):
-    async def daily_papers(self, day: dt.date) -> tuple[list[Paper], int]: ...
-
-    async def paper(self, paper_id: str) -> Paper | None: ...
 
 
 class DailyListStore(Protocol):

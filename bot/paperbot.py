@@ -16,12 +16,12 @@ from bot.digest import Digester, DigestOutcome
 from bot.events import EventLog
 from bot.follows import SavedSearches
 from bot.ingest import Ingestor, days_in_range
-from bot.ports import Clock, Publisher
+from bot.ports import Clock, PaperSource, Publisher
 from bot.post_calendar import list_closes_at, todays_post, weekdays_after
 from bot.reactions import normalize_emoji
 from bot.scheduling import Scheduler
 from bot.search import PaperSearch
-from bot.source import HFSource, HFUnavailable
+from bot.source import HFUnavailable
 from bot.store import PaperStore
 from bot.subscriptions import Subscription, SubscriptionStore
 from bot.types import ChannelRef, Command, FetchReport, Notice, Paper, Reaction, Reply, Vote
@@ -55,7 +55,7 @@ class PaperBot:
         *,
         store: PaperStore,
         search: PaperSearch,
-        source: HFSource,
+        source: PaperSource,
         ingestor: Ingestor,
         subscriptions: SubscriptionStore,
         ledger: DeliveryLedger,

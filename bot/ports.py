@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Protocol
 
-from bot.types import ChannelRef, Notice, Post, PostRef, UserRef
+from bot.types import ChannelRef, Notice, Paper, Post, PostRef, UserRef
 
 Outgoing = Post | Notice
 
@@ -50,6 +50,18 @@ class Publisher(Protocol):
 
     async def can_manage(self, user: UserRef, channel: ChannelRef) -> bool:
         """Whether `user` may change `channel`'s digest (Slack admin, Discord Manage Channels)."""
+        ...
+
+
+class PaperSource(Protocol):
+    """Where papers come from: Hugging Face (bot.source), or a fake in tests."""
+
+    async def daily_papers(self, day: dt.date) -> tuple[list[Paper], int]:
+        """`day`'s list in its order, and how many of its items could not be read."""
+        ...
+
+    async def paper(self, paper_id: str, *, budget: float | None = None) -> Paper | None:
+        """One paper by id (None: unknown), within `budget` seconds when someone waits for it."""
         ...
 
 

@@ -8,9 +8,33 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.hf_parse import parse_daily_items, parse_paper
 from bot.ports import ChannelUnavailable, Outgoing
-from bot.types import ChannelRef, Notice, Post, PostRef, UserRef
+from bot.types import ChannelRef, Notice, Paper, Post, PostRef, UserRef
 from tests.fake_hf import load_sample
+
+
+class MemorySource:
+    """Daily lists from memory, in the API's JSON shape and read by the same parser as HF's: for
+    tests that fetch hundreds of times (a simulated week of refreshes) and test no HTTP."""
+
+    def __init__(self) -> None:
+        self.days: dict[str, list[dict[str, Any]]] = {}
+        self.requests: list[dt.date] = []
+
+    def set_day(self, day: dt.date | str, items: list[dict[str, Any]]) -> None:
+        self.days[str(day)] = items
+
+    async def daily_papers(self, day: dt.date) -> tuple[list[Paper], int]:
+        self.requests.append(day)
+        return parse_daily_items(self.days.get(day.isoformat(), []), source=f"memory:{day}")
+
+    async def paper(self, paper_id: str, *, budget: float | None = None) -> Paper | None:
+        for items in self.days.values():
+            for item in items:
+                if item["paper"]["id"] == paper_id:
+                    return parse_paper(item)
+        return None
 
 
 class FakeClock:

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from alembic.script import ScriptDirectory
@@ -15,34 +11,23 @@ from adapters.app import build_core
 from bot.config import Settings
 from bot.db import alembic_config
 from bot.types import ChannelRef, Command, UserRef
+from tests.cli_runner import Result, run_paperboy
 from tests.fake_hf import FakeHF, Fault
 from tests.fakes import RecordingPublisher
-from tests.paperboy_process import spawn
 
 REQUIRED_KEYS = {"id", "title", "authors", "published", "upvotes", "url", "arxiv_url"}
 
 
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-
 @pytest.fixture
-def run_cli(fake_hf: FakeHF, tmp_path: Path, database_url: str):  # type: ignore[no-untyped-def]
+def run_cli(fake_hf: FakeHF, database_url: str):  # type: ignore[no-untyped-def]
     async def run(*args: str, env: dict[str, str] | None = None) -> Result:
         environment = {
-            **os.environ,
             "PAPERBOY_DATABASE_URL": database_url,
             "PAPERBOY_HF_BASE_URL": fake_hf.url,
             "PAPERBOY_HF_RETRY_BUDGET_SECONDS": "2",
             **(env or {}),
         }
-        process = await spawn(*args, env=environment, cwd=tmp_path, stderr=asyncio.subprocess.PIPE)
-        out, err = await asyncio.wait_for(process.communicate(), timeout=60)
-        assert process.returncode is not None
-        return Result(process.returncode, out.decode(), err.decode())
+        return await run_paperboy(*args, env=environment)
 
     return run
 
@@ -135,15 +120,16 @@ async def test_outage_gives_one_clear_line_and_never_leaks_the_token(run_cli) ->
     assert "hf_supersecret" not in down.out + down.err
 
 
-async def test_db_upgrade_reports_the_revision(run_cli) -> None:  # type: ignore[no-untyped-def]
+async def test_db_upgrade_reports_the_revision(empty_database_url: str) -> None:
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    created = await run_cli("db", "upgrade")
-    assert (
-        created.code == 0
-        and created.out == f"Created paperboy's tables in an empty database (revision {head}).\n"
-    )
-    again = await run_cli("db", "upgrade")
-    assert again.code == 0 and again.out == f"Database is at revision {head}; nothing to upgrade.\n"
+
+    async def upgrade() -> str:
+        result = await run_paperboy("db", "upgrade", env={"PAPERBOY_DATABASE_URL": empty_database_url})
+        assert result.code == 0, result.err
+        return result.out
+
+    assert await upgrade() == f"Created paperboy's tables in an empty database (revision {head}).\n"
+    assert await upgrade() == f"Database is at revision {head}; nothing to upgrade.\n"
 
 
 @pytest.mark.parametrize("url", ["mysql://nope", "sqlite://", "sqlite:///:memory:"])

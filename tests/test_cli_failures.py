@@ -8,12 +8,12 @@ import asyncio
 import os
 import sys
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import make_url
 
+from tests.cli_runner import Result, run_paperboy
 from tests.conftest import POSTGRES_URL
 from tests.paperboy_process import PROJECT_ROOT, spawn
 
@@ -27,30 +27,26 @@ COMMANDS = [
     ("run",),
 ]
 
-
-@dataclass
-class Result:
-    code: int
-    err: str
-    out: str
-
-
 Cli = Callable[..., Awaitable[Result]]
 
 
 @pytest.fixture
 def cli(tmp_path: Path) -> Cli:
-    async def run(*args: str, env: dict[str, str] | None = None) -> Result:
+    """`paperboy …` in this process; `run`, or `process=True`, as a real child process."""
+
+    async def run(*args: str, env: dict[str, str] | None = None, process: bool = False) -> Result:
+        overrides = {"PAPERBOY_HF_BASE_URL": "http://127.0.0.1:9", **(env or {})}
+        if not process and args[0] != "run":
+            return await run_paperboy(*args, env=overrides)
         environment = {
             key: value
             for key, value in os.environ.items()
             if not key.startswith(("PAPERBOY_", "SLACK_", "DISCORD_"))
         }
-        environment |= {"PAPERBOY_HF_BASE_URL": "http://127.0.0.1:9", **(env or {})}
-        process = await spawn(*args, env=environment, cwd=tmp_path, stderr=asyncio.subprocess.PIPE)
-        out, err = await asyncio.wait_for(process.communicate(), timeout=60)
-        assert process.returncode is not None
-        return Result(process.returncode, err.decode(), out.decode())
+        child = await spawn(*args, env=environment | overrides, cwd=tmp_path, stderr=asyncio.subprocess.PIPE)
+        out, err = await asyncio.wait_for(child.communicate(), timeout=60)
+        assert child.returncode is not None
+        return Result(child.returncode, out.decode(), err.decode())
 
     return run
 
@@ -67,6 +63,17 @@ async def test_a_sqlite_file_that_cannot_be_opened_is_one_line_from_every_comman
     cli: Cli, command: tuple[str, ...]
 ) -> None:
     result = await cli(*command, env={"PAPERBOY_DATABASE_URL": "sqlite:////no/such/folder/paperboy.db"})
+    assert result.code == 2
+    one_clear_line(result, "/no/such/folder/paperboy.db", "PAPERBOY_DATABASE_URL")
+
+
+@pytest.mark.slow  # a paperboy process
+async def test_a_sqlite_file_that_cannot_be_opened_leaves_no_thread_behind(cli: Cli) -> None:
+    # aiosqlite stopped its worker thread after the error was raised; at exit the thread called
+    # into the closed event loop and printed a traceback under the one line (a process shows it).
+    result = await cli(
+        "db", "upgrade", env={"PAPERBOY_DATABASE_URL": "sqlite:////no/such/folder/paperboy.db"}, process=True
+    )
     assert result.code == 2
     one_clear_line(result, "/no/such/folder/paperboy.db", "PAPERBOY_DATABASE_URL")
 
@@ -175,6 +182,7 @@ print(sorted({{name.split(".")[0] for name in sys.modules}} & set({HEAVY!r})))
         (["show", "2505.07787"], ["apscheduler", "httpx", "sqlalchemy"]),  # no platform, no Alembic
     ],
 )
+@pytest.mark.slow  # paperboy processes
 async def test_commands_load_only_the_libraries_they_use(
     tmp_path: Path, args: list[str], expected: list[str]
 ) -> None:

@@ -16,6 +16,8 @@ from bot.post_calendar import newest_closed_day
 from tests.fake_hf import FakeHF
 from tests.paperboy_process import PROJECT_ROOT, spawn
 
+pytestmark = pytest.mark.slow  # paperboy processes
+
 SLOW_PAPER = (
     "2205.90001",
     "Need is All You Need: Homeostatic Neural Networks Adapt to Concept Shift",

@@ -18,6 +18,8 @@ import pytest
 
 from tests.test_console import SLOW_PAPER, GatedHF, hf_env
 
+pytestmark = pytest.mark.slow  # paperboy processes under a terminal
+
 LEFT, RIGHT, UP = "\x1b[D", "\x1b[C", "\x1b[A"
 BACKSPACE, TAB, ENTER, CTRL_C, CTRL_D = "\x7f", "\t", "\r", "\x03", "\x04"
 COLUMNS, ROWS = 160, 40

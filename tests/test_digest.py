@@ -15,7 +15,7 @@ from bot.ports import PublishFailed
 from bot.post_calendar import newest_closed_day
 from bot.types import ChannelRef, Command, Notice, Post, PostRef, Reaction, UserRef
 from tests.fake_hf import FakeHF
-from tests.fakes import FakeClock, RecordingPublisher, gone, sample_items
+from tests.fakes import FakeClock, MemorySource, RecordingPublisher, gone, sample_items
 
 CHANNEL = ChannelRef("test", "team-1", "C1")
 ADMIN = UserRef("test", "team-1", "U-admin")
@@ -375,16 +375,18 @@ async def test_catch_up_posts_todays_missed_digest_only_when_its_time_passed(
     ],
 )
 async def test_a_week_of_refreshes_posts_one_digest_a_day_at_the_right_local_time(
-    core: Core,
-    fake_hf: FakeHF,
+    offline_core: Core,
+    memory_source: MemorySource,
     publisher: RecordingPublisher,
     clock: FakeClock,
     zone: str,
     expected: list[str],
 ) -> None:
     clock.set(at(2025, 11, 21, 0))
-    await subscribe(core, f"09:00 {zone}")
-    posted = await refreshes_until(core, fake_hf, publisher, clock, zone, start=at(2025, 11, 23, 12))
+    await subscribe(offline_core, f"09:00 {zone}")
+    posted = await refreshes_until(
+        offline_core, memory_source, publisher, clock, zone, start=at(2025, 11, 23, 12)
+    )
     assert posted == expected
 
 
@@ -402,12 +404,14 @@ async def test_a_post_that_waits_for_its_list_is_scheduled_for_when_it_closes(
 
 
 async def test_a_first_post_between_post_time_and_close_does_not_put_a_channel_behind(
-    core: Core, fake_hf: FakeHF, publisher: RecordingPublisher, clock: FakeClock
+    offline_core: Core, memory_source: MemorySource, publisher: RecordingPublisher, clock: FakeClock
 ) -> None:
     # Subscribing in Tokyo on Tuesday at 10:00, before Monday's list closes at 11:30.
     clock.set(at(2025, 11, 25, 1))
-    await subscribe(core, "09:00 Asia/Tokyo")
-    posted = await refreshes_until(core, fake_hf, publisher, clock, "Asia/Tokyo", start=clock.now())
+    await subscribe(offline_core, "09:00 Asia/Tokyo")
+    posted = await refreshes_until(
+        offline_core, memory_source, publisher, clock, "Asia/Tokyo", start=clock.now()
+    )
     assert posted == [
         "Tue 11:30 Mon 24",
         "Wed 11:30 Tue 25",
@@ -419,7 +423,7 @@ async def test_a_first_post_between_post_time_and_close_does_not_put_a_channel_b
 
 async def refreshes_until(
     core: Core,
-    fake_hf: FakeHF,
+    source: MemorySource,
     publisher: RecordingPublisher,
     clock: FakeClock,
     zone: str,
@@ -430,7 +434,7 @@ async def refreshes_until(
     as "local weekday and time, list day"."""
     for offset in range(21):
         day = dt.date(2025, 11, 17) + dt.timedelta(days=offset)
-        fake_hf.set_day(day.isoformat(), sample_items(2, day=day) if day.weekday() < 5 else [])
+        source.set_day(day, sample_items(2, day=day) if day.weekday() < 5 else [])
     posted: list[str] = []
     clock.set(start)
     while clock.now() < at(2025, 12, 2, 0):

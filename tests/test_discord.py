@@ -420,6 +420,7 @@ async def run_cli(env: dict[str, str], cwd: Any, *args: str) -> tuple[int, str]:
     return process.returncode, out.decode()
 
 
+@pytest.mark.slow  # a paperboy process
 async def test_paperboy_run_with_a_discord_token(
     fake_discord: FakeDiscord, fake_hf: FakeHF, tmp_path: Any
 ) -> None:
@@ -449,6 +450,7 @@ async def test_paperboy_run_with_a_discord_token(
     assert "fake-token-from-env" not in output
 
 
+@pytest.mark.slow  # a paperboy process
 async def test_a_refused_token_is_one_clear_line_not_a_traceback(
     fake_discord: FakeDiscord, fake_hf: FakeHF, tmp_path: Any
 ) -> None:

@@ -149,6 +149,7 @@ async def limited_discord(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Fake
         await fake.stop()
 
 
+@pytest.mark.slow  # seconds at the real 45/s pace
 async def test_a_fan_out_over_the_global_limit_completes_without_a_429(
     core: Core, limited_discord: FakeDiscord, fake_hf: FakeHF
 ) -> None:

@@ -30,6 +30,8 @@ from bot.types import ChannelRef, Command, UserRef
 from tests.fake_hf import FakeHF
 from tests.fakes import RecordingPublisher, sample_items
 
+pytestmark = pytest.mark.slow  # paperboy processes
+
 REPO = Path(__file__).resolve().parents[1]
 PLATFORM = "test"  # the workers' publishers and the in-process RecordingPublisher alike
 CHANNEL = ChannelRef(PLATFORM, "team-1", "C1")

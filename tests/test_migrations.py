@@ -1,5 +1,6 @@
 """Migrations run on every start; running them again never loses data."""
 
+import pytest
 from alembic import command
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
@@ -17,8 +18,8 @@ from tests.conftest import NOW
 from tests.fake_hf import load_sample
 
 
-async def test_upgrade_from_empty_then_again_keeps_data(database_url: str) -> None:
-    engine: AsyncEngine = create_engine(database_url)
+async def test_upgrade_from_empty_then_again_keeps_data(empty_database_url: str) -> None:
+    engine: AsyncEngine = create_engine(empty_database_url)
     try:
         await upgrade(engine)
         papers, _ = parse_daily_items(load_sample(), source="sample")
@@ -43,7 +44,10 @@ async def test_sqlite_uses_wal_for_concurrent_processes(tmp_path) -> None:  # ty
         await engine.dispose()
 
 
-async def test_instances_starting_together_on_one_postgres_take_turns_migrating(database_url: str) -> None:
+@pytest.mark.slow  # a paperboy process
+async def test_instances_starting_together_on_one_postgres_take_turns_migrating(
+    empty_database_url: str,
+) -> None:
     import asyncio
     import os
     import sys
@@ -51,11 +55,11 @@ async def test_instances_starting_together_on_one_postgres_take_turns_migrating(
 
     import pytest
 
-    if database_url.startswith("sqlite"):
+    if empty_database_url.startswith("sqlite"):
         pytest.skip("several instances share a database only on PostgreSQL")
     env = {
         **os.environ,
-        "PAPERBOY_DATABASE_URL": database_url,
+        "PAPERBOY_DATABASE_URL": empty_database_url,
         "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
     }
     processes = [
@@ -79,9 +83,9 @@ async def test_instances_starting_together_on_one_postgres_take_turns_migrating(
 
 
 async def test_upgrading_past_0006_keeps_votes_and_a_removal_still_clears_an_old_one(
-    database_url: str,
+    empty_database_url: str,
 ) -> None:
-    engine: AsyncEngine = create_engine(database_url)
+    engine: AsyncEngine = create_engine(empty_database_url)
     try:
         await upgrade(engine, "0005")
         async with engine.begin() as conn:
@@ -118,9 +122,9 @@ async def _papers_columns(engine: AsyncEngine) -> list[str]:
 
 
 async def test_0008_makes_the_emoji_of_stored_papers_searchable_and_downgrades_cleanly(
-    database_url: str,
+    empty_database_url: str,
 ) -> None:
-    engine: AsyncEngine = create_engine(database_url)
+    engine: AsyncEngine = create_engine(empty_database_url)
     try:
         await upgrade(engine, "0007")
         async with engine.begin() as conn:

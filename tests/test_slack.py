@@ -17,6 +17,7 @@ from sqlalchemy import text
 from adapters.app import Core
 from adapters.slack.adapter import SlackAdapter, SlackConfig
 from bot.types import ChannelRef, Notice
+from tests.cli_runner import run_paperboy
 from tests.fake_hf import FakeHF
 from tests.fake_slack import BOT_USER, TEAM, Failure, FakeSlack, command_body, reaction_event, sign
 from tests.fakes import sample_items
@@ -473,6 +474,7 @@ async def test_healthz(slack: SlackHarness) -> None:
         assert response.status == 200 and (await response.json()) == {"ok": True}
 
 
+@pytest.mark.slow  # a paperboy process
 async def test_paperboy_run_serves_slack_over_http_with_just_two_settings(
     fake_slack: FakeSlack, fake_hf: FakeHF, tmp_path: Any
 ) -> None:
@@ -557,25 +559,20 @@ async def test_digest_posts_keep_to_one_message_per_interval_per_channel(
 
 
 async def test_digest_post_from_the_cli_needs_only_the_bot_token(
-    slack: SlackHarness, fake_hf: FakeHF, database_url: str, tmp_path: Any
+    slack: SlackHarness, fake_hf: FakeHF, database_url: str
 ) -> None:
-    import os
-
     fake_hf.set_day("2025-11-20", sample_items(2, day=dt.date(2025, 11, 20)))
     await slack.command("digest here 09:00 UTC")
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("SLACK_", "PAPERBOY_"))} | {
+    env = {
         "SLACK_API_BASE_URL": slack.fake.url + "/api/",
         "PAPERBOY_DATABASE_URL": database_url,
         "PAPERBOY_HF_BASE_URL": fake_hf.url,
-        "PYTHONPATH": str(PROJECT_ROOT),
     }
     args = ("digest", "post", "--platform", "slack", "--channel", CHANNEL, "--date", "2025-11-20")
 
     async def cli(extra: dict[str, str]) -> tuple[int, str]:
-        process = await spawn(*args, env=env | extra, cwd=tmp_path)
-        out, _ = await asyncio.wait_for(process.communicate(), 60)
-        assert process.returncode is not None
-        return process.returncode, out.decode()
+        result = await run_paperboy(*args, env=env | extra)
+        return result.code, result.out + result.err
 
     code, out = await cli({})
     assert code == 2 and "Slack needs SLACK_BOT_TOKEN" in out and "Traceback" not in out
@@ -585,29 +582,25 @@ async def test_digest_post_from_the_cli_needs_only_the_bot_token(
     assert len(posts) == 3 and {post.token for post in posts} == {"xoxb-cli"}
 
 
+@pytest.mark.slow  # Slack's one message per second per channel, for real
 async def test_digest_post_retries_a_failed_send_and_a_rerun_completes_what_it_gave_up(
-    slack: SlackHarness, fake_hf: FakeHF, database_url: str, tmp_path: Any
+    slack: SlackHarness, fake_hf: FakeHF, database_url: str
 ) -> None:
-    import os
-
     fake_hf.set_day("2025-11-20", sample_items(4, day=dt.date(2025, 11, 20)))
     await slack.command("digest here 09:00 UTC")
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("SLACK_", "PAPERBOY_"))} | {
+    env = {
         "SLACK_API_BASE_URL": slack.fake.url + "/api/",
         "SLACK_BOT_TOKEN": "xoxb-cli",
         "PAPERBOY_DATABASE_URL": database_url,
         "PAPERBOY_HF_BASE_URL": fake_hf.url,
         # The shortest lease: tries of a failed send 0.07 s and 0.3 s apart instead of 2 and 10 s.
         "PAPERBOY_CLAIM_LEASE_SECONDS": "10",
-        "PYTHONPATH": str(PROJECT_ROOT),
     }
     args = ("digest", "post", "--platform", "slack", "--channel", CHANNEL, "--date", "2025-11-20")
 
     async def cli() -> tuple[int, str]:
-        process = await spawn(*args, env=env, cwd=tmp_path)
-        out, _ = await asyncio.wait_for(process.communicate(), 60)
-        assert process.returncode is not None
-        return process.returncode, out.decode()
+        result = await run_paperboy(*args, env=env)
+        return result.code, result.out + result.err
 
     # One HTTP 500 is tried again within the run.
     slack.fake.fail_on_call("chat.postMessage", 2, Failure(500, error="internal_error"))
