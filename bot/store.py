@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import operator
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from sqlalchemy import Row, and_, bindparam, delete, exists, func, or_, select, text
@@ -161,6 +164,7 @@ class PaperStore:
         self.engine = engine
         self._dialect = engine.dialect.name
         self._sqlite_writers: dict[_Counts, _SQLiteUpsert] = {}
+        self._write_turn = asyncio.Lock()
 
     def _insert(self, table: Any) -> Any:
         module = postgresql if self._dialect == "postgresql" else sqlite
@@ -176,9 +180,15 @@ class PaperStore:
         unique = list({paper.id: paper for paper in papers}.values())
         if not unique:
             return 0
-        async with self.engine.begin() as conn:
+        async with self._writing(), self.engine.begin() as conn:
             await self._begin_write(conn)
             return len(await self._upsert(conn, unique, now=now))
+
+    def _writing(self) -> AbstractAsyncContextManager[object]:
+        """On SQLite, this process's writers take turns here rather than in SQLite's busy
+        handler, which sleeps between retries (up to 10 ms and more each): days fetched side by
+        side stored at a third of the speed. PostgreSQL's advisory lock wakes waiters at once."""
+        return self._write_turn if self._dialect == "sqlite" else contextlib.nullcontext()
 
     async def _begin_write(self, conn: AsyncConnection) -> None:
         """Take the papers' write lock before reading which papers are known.
@@ -261,7 +271,7 @@ class PaperStore:
         when it first appears on a list.
         """
         unique = list({paper.id: paper for paper in papers}.values())
-        async with self.engine.begin() as conn:
+        async with self._writing(), self.engine.begin() as conn:
             await self._begin_write(conn)
             await self._upsert(conn, unique, now=now)
             ids = [paper.id for paper in unique]
