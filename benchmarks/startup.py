@@ -48,12 +48,12 @@ asyncio.run(stock())
 def _stock(checkout: Path, url: str) -> None:
     """The 60 sample papers in a database of the checkout's own schema, by its own code."""
     env = {**os.environ, "PYTHONPATH": str(checkout)}
-    subprocess.run([sys.executable, "-c", STOCK, url], env=env, cwd=checkout, check=True)  # noqa: S603
+    subprocess.run([sys.executable, "-c", STOCK, url], env=env, cwd=checkout, check=True)
 
 
 def _once(checkout: Path, args: Sequence[str], env: dict[str, str], cwd: Path) -> float:
     started = time.perf_counter()
-    done = subprocess.run(  # noqa: S603  (our own interpreter and module)
+    done = subprocess.run(
         [sys.executable, "-m", "adapters.cli", *args],
         cwd=cwd,
         env={**env, "PYTHONPATH": str(checkout)},

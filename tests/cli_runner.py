@@ -38,5 +38,5 @@ def _invoke(args: tuple[str, ...], env: Mapping[str, str]) -> Result:
 
 async def run_paperboy(*args: str, env: Mapping[str, str] | None = None) -> Result:
     """`paperboy ARGS` with `env` added to this process's environment for the call."""
-    environment = {key: value for key, value in os.environ.items()} | dict(env or {})
+    environment = dict(os.environ) | dict(env or {})
     return await asyncio.to_thread(_invoke, args, environment)

@@ -95,7 +95,7 @@ async def test_an_empty_list_posts_nothing_and_its_papers_go_out_once_when_they_
     fake_hf.set_day("2025-11-27", sample_items(3, day=dt.date(2025, 11, 27)))
     clock.advance(minutes=30)  # the next refresh
     await core.bot.catch_up()
-    assert [p.text for p in publisher.posts][0] == "Daily Papers · Thu 27 Nov 2025 · 3 of 3"
+    assert publisher.posts[0].text == "Daily Papers · Thu 27 Nov 2025 · 3 of 3"
     assert len(publisher.paper_posts()) == 3
     clock.advance(minutes=30)
     await core.bot.catch_up()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import itertools
 import json
 import logging
 import time
@@ -120,7 +121,7 @@ async def test_url_verification_echoes_the_challenge(slack: SlackHarness) -> Non
 async def test_bad_signatures_get_401_and_do_nothing(
     slack: SlackHarness, tamper: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    key, response_url = slack.fake.new_response_url()
+    _key, response_url = slack.fake.new_response_url()
     body = command_body("digest here 08:00", user="UADMIN", channel=CHANNEL, response_url=response_url)
     headers = {"Content-Type": "application/x-www-form-urlencoded"}
     if tamper == "forged":
@@ -552,7 +553,7 @@ async def test_digest_posts_keep_to_one_message_per_interval_per_channel(
         await adapter.publisher.publish(target, Notice("hello"))
     calls = fake_slack.calls_to("chat.postMessage")
     same = [c.at for c in calls if c.params["channel"] == CHANNEL]
-    assert all(later - earlier >= 0.2 for earlier, later in zip(same, same[1:], strict=False))
+    assert all(later - earlier >= 0.2 for earlier, later in itertools.pairwise(same))
     assert (
         calls[2].params["channel"] == "COTHER" and calls[2].at - calls[1].at < 0.2
     )  # other channels do not wait

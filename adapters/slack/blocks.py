@@ -124,7 +124,8 @@ def fit(blocks: list[Block]) -> list[Block]:
     kept: list[Block] = []
     total = 0
     for index, block in enumerate(blocks):
-        if len(kept) == MAX_BLOCKS - 1 and index < len(blocks) - 1 or total + _size(block) > MAX_TOTAL - 200:
+        too_many = len(kept) == MAX_BLOCKS - 1 and index < len(blocks) - 1
+        if too_many or total + _size(block) > MAX_TOTAL - 200:
             left = len(blocks) - index
             kept.append(_section(f"…and {left} more not shown (Slack's message size limit)."))
             break
