@@ -353,7 +353,7 @@ async def _discord_adapter(core: Core, settings: Settings) -> DiscordAdapter:
     if not sharded:
         try:
             sharded = await recommended_shards(config) > 1
-        except Exception as exc:
+        except Exception as exc:  # the gateway connection will report it properly
             logging.getLogger(__name__).warning("Discord shard recommendation unavailable: %s", exc)
     return DiscordAdapter(core.bot, config, sharded=sharded)
 

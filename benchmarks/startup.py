@@ -53,7 +53,7 @@ def _stock(checkout: Path, url: str) -> None:
 
 def _once(checkout: Path, args: Sequence[str], env: dict[str, str], cwd: Path) -> float:
     started = time.perf_counter()
-    done = subprocess.run(
+    done = subprocess.run(  # our own interpreter and module
         [sys.executable, "-m", "adapters.cli", *args],
         cwd=cwd,
         env={**env, "PYTHONPATH": str(checkout)},

@@ -217,7 +217,7 @@ class DiscordAdapter:
         if task is not None:
             try:
                 await task
-            except Exception:
+            except Exception:  # closing: the connection's end is not news
                 log.debug("Discord connection ended", exc_info=True)
 
     # --- commands -----------------------------------------------------------------------------
