@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import io
 import os
+import re
 from pathlib import Path
 from typing import Self
 
@@ -205,11 +206,12 @@ def _read_env_file(path: Path) -> dict[str, str | None]:
     values: dict[str, str | None] = {}
     for binding in parse_stream(io.StringIO(text)):
         if binding.error:
-            shown = binding.original.string.strip()
-            shown = shown if len(shown) <= 60 else shown[:57] + "..."
+            # The line's value is never shown: it may be a token.
+            name = _LEADING_NAME.match(binding.original.string.strip())
+            what = f" (the line of {name.group(1)})" if name else ""
             raise SettingsError(
-                f"{path} line {binding.original.line} cannot be read: {shown!r}. Write NAME=value, "
-                "one per line; quote a value that has spaces or # in it."
+                f"{path} line {binding.original.line} cannot be read{what}. Write NAME=value, one "
+                'per line; quote a value that has spaces or # in it, and close every quote (NAME="…").'
             )
         if binding.key is not None:
             values[binding.key] = binding.value
@@ -241,14 +243,27 @@ def load_settings(env_file: str | Path = ENV_FILE) -> tuple[Settings, list[str]]
 
 
 def _validation_message(exc: ValidationError) -> str:
+    secrets = {
+        str(f.validation_alias) for f in Settings.model_fields.values() if f.annotation == SecretStr | None
+    }
     problems = []
     for error in exc.errors():
         name = ".".join(str(part) for part in error["loc"])
-        message = str(error["msg"]).removeprefix("Value error, ")
-        if name:
-            given = error.get("input")
-            shown = f" (given {given!r})" if isinstance(given, str) and "SECRET" not in name.upper() else ""
-            problems.append(f"{name}: {message}{shown}")
-        else:
+        message = str(error["msg"]).removeprefix("Value error, ").removeprefix(f"{name} ")
+        if not name:
             problems.append(message)
+            continue
+        given = error.get("input")
+        # A secret is never shown, nor a password inside a URL.
+        if isinstance(given, str) and name not in secrets:
+            message += f" (given {_without_password(given)!r})"
+        problems.append(f"{name}: {message}")
     return "; ".join(problems)
+
+
+def _without_password(value: str) -> str:
+    return _PASSWORD.sub(lambda match: match.group(1) + "***@", value)
+
+
+_LEADING_NAME = re.compile(r"(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=")
+_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@\s]*@")

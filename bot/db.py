@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from bot.schema import MIGRATIONS, head_revision
+from bot.schema import MIGRATIONS, head_revision, known_revisions
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -41,7 +41,14 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: object) -> None:
     cursor.close()
 
 
+# A PostgreSQL that takes the connection but never answers (a stuck server, a firewall that
+# drops packets) would hold every command without a word: connecting gives up after this.
+POSTGRES_CONNECT_TIMEOUT_SECONDS = 10
+
+
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    if make_url(url).get_backend_name() in {"postgresql", "postgres"}:
+        kwargs.setdefault("connect_args", {}).setdefault("connect_timeout", POSTGRES_CONNECT_TIMEOUT_SECONDS)
     engine = create_async_engine(async_url(url), **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
@@ -83,6 +90,8 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> str | None:
         before = await connection.run_sync(_current)
         if revision == "head" and before == head_revision():
             return before
+        if before is not None and before not in known_revisions():
+            raise DatabaseTooNew(before)
         await connection.run_sync(_upgrade, revision)
     return before
 
@@ -114,6 +123,14 @@ async def current_revision(engine: AsyncEngine) -> str | None:
         return await connection.run_sync(_current)
 
 
+class DatabaseTooNew(RuntimeError):
+    """The database was migrated by a newer paperboy (this one was rolled back)."""
+
+    def __init__(self, revision: str) -> None:
+        super().__init__(revision)
+        self.revision = revision
+
+
 @dataclass(frozen=True, slots=True)
 class DatabaseProblem:
     """Why the database cannot be used, for one line on the terminal."""
@@ -125,15 +142,39 @@ class DatabaseProblem:
 def database_problem(exc: BaseException, url: str) -> DatabaseProblem | None:
     """What a failure to reach or open the database means for the person running paperboy, or
     None when `exc` is not such a failure. Never shows the URL's password."""
+    parsed = make_url(url)
+    if isinstance(exc, DatabaseTooNew):
+        return DatabaseProblem(
+            f"the database is at revision {exc.revision}, newer than this paperboy knows "
+            f"({head_revision()}): run the paperboy version that upgraded it, or restore a backup.",
+            bad_setting=True,
+        )
     original = exc.orig if isinstance(exc, DBAPIError) else exc
+    # The DB-API class a driver's error derives from (psycopg's ConnectionTimeout is an
+    # OperationalError, its InsufficientPrivilege a ProgrammingError).
+    kinds = {cls.__name__ for cls in type(original).__mro__}
+    module = type(original).__module__.split(".")[0]
+    detail = " ".join(str(original).split())
+    if module == "psycopg" and getattr(original, "sqlstate", None) == "42501":
+        return DatabaseProblem(
+            f"PostgreSQL user {parsed.username!r} may not create paperboy's tables in database "
+            f"{parsed.database!r} ({_first_clause(detail)}). Start paperboy once as the database's "
+            f"owner, or GRANT CREATE ON SCHEMA public TO {parsed.username}.",
+            bad_setting=True,
+        )
     # sqlite3's and psycopg's OperationalError (and SQLite's "file is not a database", a plain
     # DatabaseError): the connection could not be made or the file could not be used.
-    kind = type(original).__name__
-    module = type(original).__module__.split(".")[0]
-    if module not in {"sqlite3", "psycopg"} or kind not in {"OperationalError", "DatabaseError"}:
+    connection_failure = "OperationalError" in kinds or (
+        module == "sqlite3" and type(original).__name__ == "DatabaseError"
+    )
+    if module not in {"sqlite3", "psycopg"} or not connection_failure:
         return None
-    parsed = make_url(url)
-    detail = " ".join(str(original).split())
+    if module == "sqlite3" and "locked" in detail:
+        return DatabaseProblem(
+            f"the SQLite database {parsed.database} is locked by another program ({detail}); "
+            "try again when it is done.",
+            bad_setting=False,
+        )
     if module == "sqlite3":
         return DatabaseProblem(
             f"cannot open the SQLite database {parsed.database} ({detail}). Check PAPERBOY_DATABASE_URL: "

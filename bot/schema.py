@@ -26,6 +26,11 @@ def head_revision() -> str:
     return max(path.name.split("_", 1)[0] for path in versions)
 
 
+def known_revisions() -> frozenset[str]:
+    """Every revision this version of paperboy has a migration for."""
+    return frozenset(path.name.split("_", 1)[0] for path in (MIGRATIONS / "versions").glob("[0-9]*.py"))
+
+
 def sqlite_revision(path: str) -> str | None:
     """A SQLite file's schema revision, read with sqlite3 alone; None before the first migration.
     Opening a path that cannot be opened raises sqlite3's own error, plainly."""

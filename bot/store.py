@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import logging
 import operator
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -20,6 +21,8 @@ from bot.models import DailyEntryRow, DailyFetchRow, PaperRow
 from bot.paper_columns import paper_from_values
 from bot.query import emoji_text
 from bot.types import DailyList, Paper
+
+log = logging.getLogger(__name__)
 
 PAPERS = PaperRow.__table__  # type: ignore[attr-defined]
 ENTRIES = DailyEntryRow.__table__  # type: ignore[attr-defined]
@@ -103,6 +106,8 @@ _KNOWN_IDS = select(PAPERS.c.id).where(PAPERS.c.id.in_(bindparam("ids", expandin
 _LISTED_IDS = (
     select(ENTRIES.c.paper_id).where(ENTRIES.c.paper_id.in_(bindparam("ids", expanding=True))).distinct()
 )
+
+_DAY_HAS_ENTRIES = select(ENTRIES.c.paper_id).where(ENTRIES.c.day == bindparam("day")).limit(1)
 
 PAPER_COLUMNS = [column for column in PAPERS.c if column.name in Paper.__slots__]
 
@@ -269,10 +274,17 @@ class PaperStore:
 
         That is what saved-search alerts are for: a paper stored earlier by `/paper show` is new
         when it first appears on a list.
+
+        An empty answer for a day whose list is stored changes nothing: Hugging Face answers
+        `[]` during incidents, and taking it at its word would wipe a finished list just before
+        a digest posts it. (Lists lose a paper now and then; they do not lose all of them.)
         """
         unique = list({paper.id: paper for paper in papers}.values())
         async with self._writing(), self.engine.begin() as conn:
             await self._begin_write(conn)
+            if not unique and (await conn.execute(_DAY_HAS_ENTRIES, {"day": day})).first():
+                log.warning("Hugging Face answered an empty list for %s; keeping the stored one", day)
+                return []
             await self._upsert(conn, unique, now=now)
             ids = [paper.id for paper in unique]
             listed: set[str] = set()

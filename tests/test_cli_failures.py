@@ -6,13 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
+import sqlite3
 import sys
+import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from bot.db import create_engine
 from tests.cli_runner import Result, run_paperboy
 from tests.conftest import POSTGRES_URL
 from tests.paperboy_process import PROJECT_ROOT, spawn
@@ -105,14 +110,23 @@ async def test_a_utf16_env_file_names_the_file_and_the_fix(cli: Cli, tmp_path: P
     one_clear_line(result, ".env", "UTF-16", "save it as UTF-8")
 
 
-async def test_an_env_line_that_cannot_be_read_names_its_line(cli: Cli, tmp_path: Path) -> None:
+async def test_an_env_line_that_cannot_be_read_names_its_line_but_never_its_value(
+    cli: Cli, tmp_path: Path
+) -> None:
     (tmp_path / ".env").write_text(
-        "PAPERBOY_REFRESH_MINUTES=15\nSLACK_BOT_TOKEN xoxb-oops\n", encoding="utf-8"
+        'PAPERBOY_REFRESH_MINUTES=15\nSLACK_BOT_TOKEN="xoxb-1234-SECRET\n', encoding="utf-8"
     )
     result = await cli("search", "x")
     assert result.code == 2
-    one_clear_line(result, ".env line 2 cannot be read", "NAME=value")
-    assert "xoxb-oops" in result.err  # the line as written, so it can be found (not a whole token)
+    one_clear_line(result, ".env line 2 cannot be read (the line of SLACK_BOT_TOKEN)", "NAME=value")
+    assert "xoxb" not in result.err + result.out  # a token in a broken line stays secret
+
+
+async def test_a_bad_database_url_is_shown_without_its_password(cli: Cli) -> None:
+    result = await cli("channels", env={"PAPERBOY_DATABASE_URL": "mysql://paperboy:hunter2@db/papers"})
+    assert result.code == 2
+    one_clear_line(result, "PAPERBOY_DATABASE_URL: must be a sqlite:/// or postgresql:// URL")
+    assert "mysql://paperboy:***@db/papers" in result.err and "hunter2" not in result.err
 
 
 async def test_an_env_file_with_a_byte_order_mark_is_read(cli: Cli, tmp_path: Path) -> None:
@@ -206,3 +220,101 @@ async def test_commands_load_only_the_libraries_they_use(
     *answer, loaded = out.decode().strip().splitlines()
     assert answer and ("Usage:" not in "\n".join(answer)) == (args != ["--help"])  # the command ran
     assert loaded == repr(expected)
+
+
+async def test_a_database_upgraded_by_a_newer_paperboy_is_one_line(cli: Cli, database_url: str) -> None:
+    engine = create_engine(database_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    finally:
+        await engine.dispose()
+    result = await cli("channels", env={"PAPERBOY_DATABASE_URL": database_url})
+    assert result.code == 2
+    one_clear_line(result, "the database is at revision 9999, newer than this paperboy knows")
+
+
+async def test_a_locked_sqlite_file_is_an_unavailable_service_not_a_bad_setting(
+    cli: Cli, tmp_path: Path
+) -> None:
+    path = tmp_path / "busy.db"
+    holder = sqlite3.connect(path)
+    try:
+        holder.execute("CREATE TABLE t (x)")
+        holder.commit()
+        holder.execute("BEGIN EXCLUSIVE")  # another program writing, for as long as it likes
+        result = await cli("channels", env={"PAPERBOY_DATABASE_URL": f"sqlite:///{path}"})
+    finally:
+        holder.close()
+    assert result.code == 1
+    one_clear_line(result, "busy.db is locked by another program", "try again")
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="needs a PostgreSQL server (PAPERBOY_TEST_POSTGRES_URL)")
+async def test_a_postgresql_user_who_may_not_create_tables_is_one_line(cli: Cli) -> None:
+    assert POSTGRES_URL
+    name = f"paperboy_nocreate_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            await conn.execute(text(f"CREATE ROLE {name} LOGIN"))
+            await conn.execute(text(f"CREATE DATABASE {name}"))  # owned by the admin, not the role
+        url = make_url(POSTGRES_URL).set(username=name, database=name).render_as_string(hide_password=False)
+        result = await cli("channels", env={"PAPERBOY_DATABASE_URL": url})
+    finally:
+        async with admin.connect() as conn:
+            await conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+            await conn.execute(text(f"DROP ROLE IF EXISTS {name}"))
+        await admin.dispose()
+    assert result.code == 2
+    one_clear_line(result, f"PostgreSQL user '{name}' may not create paperboy's tables", "GRANT CREATE")
+
+
+@pytest.mark.slow  # the connect timeout, 10 s
+async def test_a_postgresql_that_never_answers_is_given_up_after_the_connect_timeout(cli: Cli) -> None:
+    async def accept_and_say_nothing(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # until the client gives up
+
+    server = await asyncio.start_server(accept_and_say_nothing, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        result = await asyncio.wait_for(
+            cli("channels", env={"PAPERBOY_DATABASE_URL": f"postgresql://paperboy@127.0.0.1:{port}/db"}), 60
+        )
+    finally:
+        server.close()
+    assert result.code == 1
+    one_clear_line(result, f"PostgreSQL at 127.0.0.1:{port} is not answering")
+
+
+@pytest.mark.slow  # a paperboy process
+async def test_slacks_http_port_taken_is_one_line_not_a_traceback(cli: Cli) -> None:
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    try:
+        port = taken.getsockname()[1]
+        result = await cli(
+            "run",
+            env={
+                "SLACK_BOT_TOKEN": "xoxb-test",
+                "SLACK_SIGNING_SECRET": "secret",
+                "SLACK_API_BASE_URL": "http://127.0.0.1:9/api/",
+                "PAPERBOY_HTTP_HOST": "127.0.0.1",
+                "PAPERBOY_HTTP_PORT": str(port),
+            },
+        )
+    finally:
+        taken.close()
+    assert result.code == 2
+    one_clear_line(result, f"Slack's HTTP server cannot listen on 127.0.0.1:{port}", "PAPERBOY_HTTP_PORT")
+
+
+async def test_discord_out_of_reach_is_an_unavailable_service(cli: Cli) -> None:
+    result = await cli(
+        "discord",
+        "invite-url",
+        env={"DISCORD_TOKEN": "token", "DISCORD_API_BASE_URL": "http://127.0.0.1:9/api/v10"},
+    )
+    assert result.code == 1
+    one_clear_line(result, "Discord could not be reached")

@@ -196,3 +196,19 @@ async def test_a_listing_without_an_upvote_count_keeps_the_stored_one(
     await ingestor.fetch_days([dt.date(2025, 11, 18)])
     first_seen = await store.get_paper("2511.99999")
     assert first_seen is not None and first_seen.upvotes == 0  # nothing known yet: shown as 0
+
+
+async def test_an_empty_answer_for_a_stored_list_keeps_it(engine: AsyncEngine) -> None:
+    # Hugging Face answers [] for a finished list during an incident: the stored list stays, so
+    # the digest about to post it still can.
+    store = PaperStore(engine)
+    papers = sample_papers()
+    day = dt.date(2025, 5, 13)
+    await store.record_daily_list(day, papers[:4], now=NOW)
+    fetched = await store.fetched_at(day)
+    assert await store.record_daily_list(day, [], now=NOW + dt.timedelta(hours=1)) == []
+    assert [p.id for p in (await store.daily_list(day)).papers] == [p.id for p in papers[:4]]
+    assert await store.fetched_at(day) == fetched
+    empty = dt.date(2025, 5, 17)  # a day with no list stored yet: its empty answer is recorded
+    await store.record_daily_list(empty, [], now=NOW)
+    assert await store.fetched_days(empty, empty) == {empty: 0}

@@ -62,7 +62,11 @@ _INTERACTION_ROUTE = re.compile(r"/api/v\d+/(?:interactions/\d+/[^/]+/callback|w
 
 
 class DiscordLoginError(RuntimeError):
-    """The token was refused or Discord could not be reached; the message says which."""
+    """Discord refused the token: a setting to fix."""
+
+
+class DiscordUnreachable(RuntimeError):
+    """Discord could not be reached: a service unavailable for now."""
 
 
 @dataclass(frozen=True)
@@ -194,7 +198,7 @@ class DiscordAdapter:
             ) from None
         except (aiohttp.ClientError, OSError) as exc:
             await self.client.close()
-            raise DiscordLoginError(f"Discord could not be reached ({type(exc).__name__}: {exc})") from None
+            raise DiscordUnreachable(f"Discord could not be reached ({type(exc).__name__}: {exc})") from None
 
     async def start(self) -> None:
         await self.login()

@@ -245,7 +245,16 @@ class SlackAdapter:
         self._runner = web.AppRunner(self.web_app(), access_log=None, shutdown_timeout=3.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.config.http_host, self.config.http_port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:  # the port is taken, or the host is no address of this machine
+            await self._runner.cleanup()
+            self._runner = None
+            where = f"{self.config.http_host}:{self.config.http_port}"
+            raise SlackSetupError(
+                f"Slack's HTTP server cannot listen on {where} ({exc.strerror or exc}): set "
+                "PAPERBOY_HTTP_PORT (or PAPERBOY_HTTP_HOST) to a free address of this machine"
+            ) from None
         server = site._server
         sockets = getattr(server, "sockets", None) or []
         self.port = sockets[0].getsockname()[1] if sockets else self.config.http_port
