@@ -118,9 +118,13 @@ def _summary(report: FetchReport) -> str:
     empty = f", {len(report.empty_days)} without papers" if report.empty_days else ""
     skipped = f", {report.skipped_items} unreadable items skipped" if report.skipped_items else ""
     return (
-        f"Fetched {report.days} day{'s' if report.days != 1 else ''}: "
-        f"{report.papers} listings, {report.new_papers} new papers{empty}{skipped}."
+        f"Fetched {_count(report.days, 'day')}: {_count(report.papers, 'listing')}, "
+        f"{report.new_papers} new paper{'s' if report.new_papers != 1 else ''}{empty}{skipped}."
     )
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'s' if number != 1 else ''}"
 
 
 @app.command()
@@ -383,6 +387,8 @@ def digest_post(
             EXIT_USAGE,
         )
     settings = _settings()
+    # The outcome is printed below in one line; the digester's own warnings would repeat it.
+    logging.getLogger("bot.digest").setLevel(logging.ERROR)
 
     async def main() -> DigestOutcome:
         async with build_core(settings) as core:

@@ -220,10 +220,12 @@ def _read_env_file(path: Path) -> dict[str, str | None]:
 
 def _unknown_names(names: set[str], where: str) -> list[str]:
     known = setting_names()
+    # Compared without the prefix, so PAPERBOY_HF_TOKEN finds HF_TOKEN and PAPERBOY_FOO nothing.
+    bare = {name.removeprefix("PAPERBOY_"): name for name in known}
     warnings = []
     for name in sorted(names - known - TEST_ONLY_NAMES):
-        close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.7)
-        hint = f"; did you mean {close[0]}?" if close else "; .env.example lists every setting"
+        close = difflib.get_close_matches(name.removeprefix("PAPERBOY_"), sorted(bare), n=1, cutoff=0.75)
+        hint = f"; did you mean {bare[close[0]]}?" if close else "; .env.example lists every setting"
         warnings.append(f"unknown setting {name} {where}{hint}")
     return warnings
 

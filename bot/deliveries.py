@@ -163,6 +163,15 @@ class DeliveryLedger:
             ).scalar()
         return marked is not None
 
+    async def mark_skipped(self, claim: int, *, owner: str, now: dt.datetime) -> None:
+        """Record a message the platform refused for good as done, without a message id."""
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(DELIVERIES)
+                .where(DELIVERIES.c.id == claim, DELIVERIES.c.claimed_by == owner)
+                .values(sent_at=now)
+            )
+
     async def release(self, claim: int) -> None:
         """Give up an unsent claim so that the next run, in any process, sends it."""
         async with self.engine.begin() as conn:

@@ -13,12 +13,13 @@ import datetime as dt
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bot.cards import cut_at_word, day_label, digest_header, paper_card
 from bot.deliveries import HEADER, PAPER, RECAP, Delivery, DeliveryLedger
-from bot.ports import ChannelUnavailable, Clock, Outgoing, Publisher, PublishFailed
-from bot.post_calendar import list_closes_at, newest_closed_day
+from bot.ingest import DAILY_PAPERS_START
+from bot.ports import ChannelUnavailable, Clock, MessageRejected, Outgoing, Publisher, PublishFailed
+from bot.post_calendar import list_closes_at, newest_closed_day, weekdays_after
 from bot.query import tokens
 from bot.source import HFUnavailable
 from bot.store import PaperStore
@@ -29,6 +30,9 @@ from bot.votes import VoteBook
 log = logging.getLogger(__name__)
 
 RECAP_SIZE = 10
+# A list that Hugging Face answered empty is awaited until the list this many weekdays later has
+# closed too (a weekend does not count): incidents are fixed within hours, holidays stay empty.
+AWAIT_EMPTY_WEEKDAYS = 2
 # The waits before the second and third try of one message (Slack's internal_error, a 5xx, a
 # dropped connection, a send past its timeout), as shares of the claim lease: 2 and 10 seconds
 # with the default five minutes, well within the lease. Then the run gives up and says so.
@@ -41,9 +45,11 @@ Sleep = Callable[[float], Awaitable[None]]
 
 @dataclass
 class _Sent:
-    """Messages a run has sent so far: counted as they go, so a run that stops early knows."""
+    """Messages a run has sent so far: counted as they go, so a run that stops early knows; and
+    why any it had to leave out were refused."""
 
     count: int = 0
+    refused: list[str] = field(default_factory=list)
 
 
 def _minutes(span: dt.timedelta) -> str:
@@ -106,6 +112,11 @@ def failure_reason(exc: BaseException, timeout: float) -> str:
     return f"{type(exc).__name__}: {cut_at_word(first_line, 120)}" if first_line else type(exc).__name__
 
 
+def awaited_until(day: dt.date) -> dt.datetime:
+    """Until when an empty list for `day` is checked again for papers."""
+    return list_closes_at(weekdays_after(day, AWAIT_EMPTY_WEEKDAYS))
+
+
 class Digester:
     """Posts digests and recaps through the publisher of the subscription's platform."""
 
@@ -165,10 +176,20 @@ class Digester:
         rows = await self.ledger.of_day(channel, target)
         if target.weekday() >= 5:
             return DigestOutcome(target, 0, f"{day_label(target)} is a weekend day: it has no list.")
+        if target < DAILY_PAPERS_START:
+            note = f"Daily Papers began in May 2023: {day_label(target)} has no list."
+            return DigestOutcome(target, 0, note)
         if not any(row.kind == HEADER for row in rows):
             unplanned = await self._plan(sub, target, now)
             if unplanned is not None:
                 note, empty = unplanned
+                if empty and now <= awaited_until(target):
+                    # Checked again at every refresh (bot.paperbot), whoever asked for this run.
+                    await self.subscriptions.await_list(channel, target, waiting=True)
+                    until = day_label(awaited_until(target).date())
+                    note += f" paperboy checks it at every refresh until {until} and posts it then."
+                elif empty:
+                    note = f"Hugging Face's list for {day_label(target)} has no papers; nothing was posted."
                 await self.subscriptions.record_run(channel, now=now, note=note)
                 return DigestOutcome(target, 0, note, empty_list=empty)
             rows = await self.ledger.of_day(channel, target)
@@ -202,10 +223,15 @@ class Digester:
             raise
         after = await self.ledger.of_day(channel, target)
         complete = all(row.sent_at for row in after)
-        if complete and sent.count:
+        if complete and (sent.count or sent.refused):
             papers = sum(1 for row in after if row.kind == PAPER)
-            note = f"Posted {day_label(target)}'s list ({papers} paper{'s' if papers != 1 else ''})."
+            note = f"Posted {day_label(target)}'s list ({papers} paper{'s' if papers != 1 else ''}"
+            if sent.refused:
+                note += f"; {len(sent.refused)} left out, refused for good: {sent.refused[0]}"
+            note += ")."
             await self.subscriptions.record_run(channel, now=now, note=note, posted_day=target)
+            if target in sub.awaited_days:
+                await self.subscriptions.await_list(channel, target, waiting=False)
         elif complete:
             # Nothing left to send: keep the last run's note, which says what happened.
             note = f"{day_label(target)}'s list was already posted here."
@@ -242,11 +268,7 @@ class Digester:
         if not listed:
             # Hugging Face answers an empty list for a closed weekday during incidents, and fills
             # it later: nothing is posted (nor claimed) until papers appear.
-            note = (
-                f"Hugging Face's list for {day_label(day)} is empty so far; the digest goes out "
-                "when papers appear (checked at every refresh for two more weekdays)."
-            )
-            return note, True
+            return f"Hugging Face's list for {day_label(day)} is empty so far.", True
         chosen = select_papers(listed, sub)
         planned = await self.ledger.claim_plan(
             sub.channel, day, [paper.id for paper in chosen], owner=self.owner, now=now
@@ -265,10 +287,14 @@ class Digester:
         if header.sent_at is None:
             listed = len((await self.store.daily_list(day)).papers)
             text = digest_header(day, len(papers), listed)
-            header_ref = await self._deliver(sub.channel, day, HEADER, "", publisher, Notice(text), None)
-            if header_ref is None:
-                return  # another process is sending this digest
-            sent.count += 1
+            try:
+                header_ref = await self._deliver(sub.channel, day, HEADER, "", publisher, Notice(text), None)
+            except MessageRejected as exc:
+                sent.refused.append(exc.reason)  # the papers go out without their thread
+            else:
+                if header_ref is None:
+                    return  # another process is sending this digest
+                sent.count += 1
         elif header.message_id:
             header_ref = PostRef(sub.channel, header.message_id)
         thread = header_ref if sub.threaded else None
@@ -278,9 +304,20 @@ class Digester:
             paper = await self.store.get_paper(row.paper_id)
             if paper is None:
                 continue
-            ref = await self._deliver(
-                sub.channel, day, PAPER, paper.id, publisher, paper_card(paper), thread, position=row.position
-            )
+            try:
+                ref = await self._deliver(
+                    sub.channel,
+                    day,
+                    PAPER,
+                    paper.id,
+                    publisher,
+                    paper_card(paper),
+                    thread,
+                    position=row.position,
+                )
+            except MessageRejected as exc:
+                sent.refused.append(exc.reason)
+                continue
             sent.count += ref is not None
 
     async def _deliver(
@@ -311,6 +348,10 @@ class Digester:
                     ref = await publisher.publish(channel, message, thread=thread)
             except ChannelUnavailable:
                 await self.ledger.release(claim)
+                raise
+            except MessageRejected as exc:
+                await self.ledger.mark_skipped(claim, owner=self.owner, now=self.clock.now())
+                log.warning("%s was refused for good (%s); the digest goes on without it", what, exc.reason)
                 raise
             except Exception as exc:
                 # A send that timed out may or may not have reached the channel; trying again

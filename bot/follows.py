@@ -53,8 +53,23 @@ def _claims_of(user: UserRef) -> ColumnElement[bool]:
 
 
 def same_query(a: str, b: str) -> bool:
-    """Two saved searches that say the same thing (spacing and letter case aside)."""
-    return a.split() == b.split() or a.casefold().split() == b.casefold().split()
+    """Two saved searches that find the same papers: `quantum -x` and `-x "Quantum"` alike."""
+    try:
+        return _meaning(parse_query(a)) == _meaning(parse_query(b))
+    except QueryError:
+        return a.casefold().split() == b.casefold().split()
+
+
+def _meaning(query: SearchQuery) -> tuple[object, ...]:
+    return (
+        sorted(query.terms),
+        sorted(query.excluded),
+        sorted(query.authors),
+        sorted(query.orgs),
+        query.since,
+        query.until,
+        query.has_code,
+    )
 
 
 class SavedSearches:
@@ -143,7 +158,9 @@ class SavedSearches:
             won = await self._claim(user, candidates, now)
             alerts = []
             for query_text, papers in by_query.items():
-                mine = tuple(paper for paper in papers if paper.id in won)
+                # Most upvoted first, as a digest lists them.
+                ranked = sorted(papers, key=lambda paper: -(paper.upvotes or 0))
+                mine = tuple(paper for paper in ranked if paper.id in won)
                 won -= {paper.id for paper in mine}
                 if mine:
                     alerts.append(Alert(query_text, mine))

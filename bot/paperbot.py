@@ -12,12 +12,12 @@ from typing import Any
 from bot.cards import alert_messages, day_label
 from bot.commands import CommandRouter
 from bot.deliveries import DeliveryLedger
-from bot.digest import Digester, DigestOutcome
+from bot.digest import Digester, DigestOutcome, awaited_until
 from bot.events import EventLog
 from bot.follows import SavedSearches
 from bot.ingest import Ingestor, days_in_range
 from bot.ports import Clock, PaperSource, Publisher
-from bot.post_calendar import list_closes_at, todays_post, weekdays_after
+from bot.post_calendar import list_closes_at, todays_post
 from bot.reactions import normalize_emoji
 from bot.scheduling import Scheduler
 from bot.search import PaperSearch
@@ -32,9 +32,6 @@ log = logging.getLogger(__name__)
 FIRST_START_DAYS = 7
 REFRESH_JOB = "refresh"
 DIGEST_FRESHNESS = dt.timedelta(minutes=10)
-# A list that Hugging Face answered empty is awaited until the list this many weekdays later
-# has closed too (a weekend does not count).
-AWAIT_EMPTY_WEEKDAYS = 2
 # Papers first listed this recently are "new" for saved-search alerts (covers a bot down a day).
 ALERT_WINDOW = dt.timedelta(days=2)
 SORRY = "Sorry, something went wrong answering that. It has been logged."
@@ -108,6 +105,7 @@ class PaperBot:
         # Operator-facing status lines (the console prints them; servers log them).
         self.announce: Callable[[str], None] = lambda text: log.warning("%s", text)
         self._background: set[asyncio.Task[object]] = set()
+        self._first_start_over = asyncio.Event()
 
     def attach(self, publisher: Publisher) -> None:
         self.publishers[publisher.platform] = publisher
@@ -199,10 +197,6 @@ class PaperBot:
                     )
                 return None
             outcome = await self.digester.run(channel, day=post.list_day)
-            if outcome.empty_list and post.list_day not in sub.awaited_days:
-                await self.subscriptions.await_list(channel, post.list_day, waiting=True)
-            elif outcome.complete and post.list_day in sub.awaited_days:
-                await self.subscriptions.await_list(channel, post.list_day, waiting=False)
             # The recap follows a complete Monday post, whoever posted it, and counts the votes
             # cast before that post's time: a catch-up retries a recap that failed to send, but
             # a vote at noon cannot bring one at 12:30. The ledger keeps it to one.
@@ -217,7 +211,7 @@ class PaperBot:
         """An earlier list that was empty at its post time: posted once papers appear, later
         than planned but once; forgotten when it stays empty for AWAIT_EMPTY_WEEKDAYS more."""
         channel = sub.channel
-        if now > list_closes_at(weekdays_after(day, AWAIT_EMPTY_WEEKDAYS)):
+        if now > awaited_until(day):
             await self.subscriptions.await_list(channel, day, waiting=False)
             note = f"Hugging Face's list for {day_label(day)} stayed empty; there is no digest for that day."
             await self.subscriptions.record_run(channel, now=now, note=note)
@@ -225,9 +219,7 @@ class PaperBot:
         todays = todays_post(sub.post_time, sub.zone, now)
         if todays is not None and todays.list_day == day:
             return  # still today's own post: the caller runs it
-        outcome = await self.digester.run(channel, day=day)
-        if outcome.complete:
-            await self.subscriptions.await_list(channel, day, waiting=False)
+        await self.digester.run(channel, day=day)  # which forgets the day once it is posted
 
     async def _refresh_day(self, day: dt.date) -> None:
         """Fresh upvotes for a digest's list, fetched once for all the channels posting it.
@@ -369,10 +361,20 @@ class PaperBot:
         """In the background, so that the bot answers at once: an empty store gets the last
         week; otherwise the lists are refreshed now, not only after the first refresh interval."""
         if await self.store.count_papers():
+            self._first_start_over.set()
             await self.refresh()
         else:
-            await self.first_start()
+            try:
+                await self.first_start()
+            finally:
+                self._first_start_over.set()
             await self.catch_up()
+
+    async def first_start_over(self) -> None:
+        """Wait until the first start's fetch (an empty store gets the last week) has ended,
+        fetched or not; at once when the store had papers. Commands piped in wait for it, so a
+        script's `/paper today` sees the lists."""
+        await self._first_start_over.wait()
 
     def _spawn(self, coroutine: Coroutine[Any, Any, object]) -> None:
         task = asyncio.ensure_future(coroutine)

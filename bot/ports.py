@@ -34,6 +34,16 @@ class PublishFailed(Exception):
         self.reason = reason
 
 
+class MessageRejected(Exception):
+    """The platform will never take this message as it is (too long, malformed, even after the
+    adapter's plainer fallbacks): trying again cannot help. The core leaves it out of the digest
+    and says so, instead of retrying it at every run."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 class Publisher(Protocol):
     """The whole adapter contract; everything else is decided in the core."""
 

@@ -23,6 +23,7 @@ MAX_TERMS = 24
 # The word tokens of one word or one phrase, lower-cased; an emoji is one token of its own.
 Term = tuple[str, ...]
 
+ONLY_EXCLUSIONS = "Add a word to search for: -word only narrows a search."
 NOTHING_TO_SEARCH = 'Nothing to search for: use words, "phrases" or filters such as author:NAME.'
 
 # PostgreSQL 15's english stopword list (tsearch_data/english.stop), which its 'english'
@@ -238,6 +239,9 @@ def parse_query(text: str) -> SearchQuery:
             # `foo:bar` that is not a filter is plain text, e.g. "title:x" or "12:30".
             value = f"{prefix}:{value}" if prefix else value
             key = None
+        elif negate:
+            # Dropping the minus would search for the opposite of what was asked.
+            raise QueryError(f"-{key}: cannot exclude; filters only narrow a search ({key}:… keeps papers).")
         if key is None:
             if term := tokens(value):
                 if searchable := _searchable(term):
@@ -273,6 +277,8 @@ def parse_query(text: str) -> SearchQuery:
     )
     if query.is_empty and not query.skipped:
         raise QueryError(NOTHING_TO_SEARCH)
+    if query.excluded and not query.has_text and not skipped:
+        raise QueryError(ONLY_EXCLUSIONS)
     return query
 
 

@@ -178,6 +178,7 @@ async def test_fetch_says_when_it_is_retrying(run_cli, fake_hf: FakeHF) -> None:
     fake_hf.fail_next(Fault(503), Fault(429, headers={"Retry-After": "0"}))
     fetched = await run_cli("fetch", "--date", "2025-05-13", env={"PAPERBOY_HF_RETRY_BUDGET_SECONDS": "30"})
     assert fetched.code == 0, fetched.err
+    assert fetched.out == "Fetched 1 day: 2 listings, 2 new papers.\n"
     retries = [line for line in fetched.err.splitlines() if "retrying" in line]
     assert len(retries) == 2 and retries[0].startswith("Hugging Face: status 503; retrying in"), fetched.err
     assert "status 429" in retries[1]

@@ -138,7 +138,10 @@ async def test_an_env_file_with_a_byte_order_mark_is_read(cli: Cli, tmp_path: Pa
 
 async def test_unknown_paperboy_names_get_a_warning_naming_the_closest(cli: Cli, tmp_path: Path) -> None:
     (tmp_path / ".env").write_text("PAPERBOY_REFRESH_MINUTS=15\n", encoding="utf-8")
-    result = await cli("channels", env={"PAPERBOY_DATABSE_URL": "sqlite:///x.db"})
+    result = await cli(
+        "channels",
+        env={"PAPERBOY_DATABSE_URL": "sqlite:///x.db", "PAPERBOY_HF_TOKEN": "t", "PAPERBOY_FOO": "1"},
+    )
     assert result.code == 0, result.err
     assert (
         "unknown setting PAPERBOY_DATABSE_URL in the environment; did you mean PAPERBOY_DATABASE_URL?"
@@ -148,6 +151,8 @@ async def test_unknown_paperboy_names_get_a_warning_naming_the_closest(cli: Cli,
         "unknown setting PAPERBOY_REFRESH_MINUTS in .env; did you mean PAPERBOY_REFRESH_MINUTES?"
         in result.err
     )
+    assert "unknown setting PAPERBOY_HF_TOKEN in the environment; did you mean HF_TOKEN?" in result.err
+    assert "unknown setting PAPERBOY_FOO in the environment; .env.example lists every setting" in result.err
 
 
 @pytest.mark.parametrize(

@@ -78,7 +78,7 @@ async def test_search_lists_linked_results(stocked: Core) -> None:
         ("digest here top", "top needs a number"),
         ("digest here min-upvotes lots", "min-upvotes needs a number"),
         ("follow", "Follow what?"),
-        ("follow -survey", "needs at least one word"),
+        ("follow -survey", "Add a word to search for"),
         ("unfollow x", "unfollow takes the number"),
         ("unfollow 3", "You have no saved search #3."),
         ("frobnicate now", "Unknown command 'frobnicate'."),

@@ -239,3 +239,17 @@ async def test_lines_piped_in_at_once_are_answered_in_their_order(fake_hf: FakeH
     await bot.expect(r"^Daily digest: 08:30 Europe/Berlin on weekdays")
     assert await bot.close() == 0
     assert not any("No digest in this channel" in line or "You follow no" in line for line in bot.seen)
+
+
+async def test_piped_commands_on_a_fresh_store_wait_for_the_first_fetch(
+    fake_hf: FakeHF, tmp_path: Path
+) -> None:
+    fake_hf.move_day("2025-05-13", newest_closed_day(dt.datetime.now(dt.UTC)))  # a recent list
+    process = await spawn(
+        "run", env=hf_env(fake_hf.url, tmp_path), cwd=tmp_path, stdin=asyncio.subprocess.PIPE
+    )
+    out, _ = await asyncio.wait_for(process.communicate(b"/paper today\n"), 60)
+    text = out.decode()
+    assert process.returncode == 0, text
+    assert "No Daily Papers lists are stored yet" not in text
+    assert re.search(r"^Daily Papers · .* · 2 of 2$", text, re.MULTILINE), text

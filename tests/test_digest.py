@@ -11,7 +11,7 @@ import pytest
 
 from adapters.app import Core
 from bot.deliveries import RELEASED
-from bot.ports import PublishFailed
+from bot.ports import MessageRejected, PublishFailed
 from bot.post_calendar import newest_closed_day
 from bot.types import ChannelRef, Command, Notice, Post, PostRef, Reaction, UserRef
 from tests.fake_hf import FakeHF
@@ -220,6 +220,24 @@ async def test_a_run_that_gives_up_says_what_is_missing_and_a_rerun_completes_it
     papers = [p.paper_id for p in publisher.paper_posts()]
     assert len(headers) == 1 and len(papers) == 10 and len(set(papers)) == 10
     assert all(p.thread == headers[0].ref for p in publisher.paper_posts())
+    sub = await core.bot.subscriptions.get(CHANNEL)
+    assert sub is not None and sub.last_posted_day == dt.date(2025, 11, 20)
+
+
+async def test_a_message_refused_for_good_is_left_out_not_retried_at_every_run(
+    core: Core, fake_hf: FakeHF, publisher: RecordingPublisher
+) -> None:
+    fake_hf.set_day("2025-11-20", sample_items(4, day=dt.date(2025, 11, 20)))
+    await subscribe(core)
+    publisher.fail_at[3] = MessageRejected("test said msg_too_long")  # the second paper
+    outcome = await core.bot.post_digest(CHANNEL)
+    assert outcome.complete and publisher.attempts == 5  # no second try of the refused one
+    assert outcome.note == (
+        "Posted Thu 20 Nov 2025's list (4 papers; 1 left out, refused for good: test said msg_too_long)."
+    )
+    assert len(publisher.paper_posts()) == 3
+    again = await core.bot.post_digest(CHANNEL)
+    assert again.complete and publisher.attempts == 5  # and not at the next run either
     sub = await core.bot.subscriptions.get(CHANNEL)
     assert sub is not None and sub.last_posted_day == dt.date(2025, 11, 20)
 
@@ -633,3 +651,23 @@ async def test_monday_catch_up_posts_the_digest_then_the_recap(
     texts = [p.text for p in publisher.posts]
     assert texts[-4].startswith("Daily Papers · Fri 21 Nov 2025")
     assert texts[-1].startswith("Weekly recap")
+
+
+async def test_digest_post_of_an_empty_list_is_awaited_too_and_an_old_empty_list_is_not(
+    core: Core, fake_hf: FakeHF, publisher: RecordingPublisher, clock: FakeClock
+) -> None:
+    fake_hf.set_day("2025-11-27", [])
+    clock.set(at(2025, 11, 28, 12))
+    await subscribe(core)
+    asked = await core.bot.post_digest(CHANNEL, day=dt.date(2025, 11, 27))  # `paperboy digest post`
+    assert asked.empty_list and asked.note == (
+        "Hugging Face's list for Thu 27 Nov 2025 is empty so far. paperboy checks it at every "
+        "refresh until Mon 1 Dec 2025 and posts it then."
+    )
+    sub = await core.bot.subscriptions.get(CHANNEL)
+    assert sub is not None and sub.awaited_days == (dt.date(2025, 11, 27),)  # as it promised
+    old = await core.bot.post_digest(CHANNEL, day=dt.date(2025, 5, 16))  # an old empty day
+    assert old.note == "Hugging Face's list for Fri 16 May 2025 has no papers; nothing was posted."
+    before = await core.bot.post_digest(CHANNEL, day=dt.date(2023, 1, 2))
+    assert before.note == "Daily Papers began in May 2023: Mon 2 Jan 2023 has no list."
+    assert publisher.posts == []

@@ -215,6 +215,9 @@ async def test_a_duplicate_saved_search_is_refused(core: Core) -> None:
     await follow(core, ALICE, "diffusion -survey")
     again = await core.bot.handle_command(Command("follow", "Diffusion   -survey", ALICE, CHANNEL))
     assert not again.ok and again.text == "You already follow that search (#1 in /paper following)."
+    for same in ('-survey "diffusion"', "DIFFUSION -Survey"):
+        refused = await core.bot.handle_command(Command("follow", same, ALICE, CHANNEL))
+        assert not refused.ok and "already follow that search (#1" in refused.text
     listed = await core.bot.handle_command(Command("following", "", ALICE, CHANNEL))
     assert listed.text == "Your saved searches:\n1. diffusion -survey"
     await follow(core, BOB, "diffusion -survey")  # someone else's is theirs

@@ -153,3 +153,17 @@ def test_a_query_of_nothing_but_punctuation_is_a_usage_error(text: str) -> None:
 
 def test_a_word_that_only_looks_like_a_filter_is_text() -> None:
     assert parse_query("title:x 12:30").terms == (("title", "x"), ("12", "30"))
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("-author:li", "-author: cannot exclude"),
+        ("reasoning -has:code", "-has: cannot exclude"),
+        ("-survey", "Add a word to search for"),
+        ("-survey since:2025-01-01", "Add a word to search for"),
+    ],
+)
+def test_a_minus_that_would_be_dropped_or_is_all_there_is_is_a_usage_error(text: str, message: str) -> None:
+    with pytest.raises(QueryError, match=message):
+        parse_query(text)

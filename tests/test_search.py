@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.db import create_engine, upgrade
 from bot.hf_parse import parse_daily_items
 from bot.query import QueryError, parse_query
-from bot.search import NO_MATCH, ONLY_EXCLUSIONS, ONLY_STOPWORDS, PaperSearch
+from bot.search import NO_MATCH, ONLY_STOPWORDS, PaperSearch
 from bot.store import PaperStore
 from bot.types import Paper
 from tests.conftest import NOW
@@ -192,7 +192,8 @@ async def test_any_text_gives_results_or_a_message_never_an_error(search: PaperS
 async def test_hostile_text_is_data_not_syntax(search: PaperSearch) -> None:
     assert (await search.search(parse_query("); DROP TABLE papers; --"))).message == NO_MATCH
     assert len(await ids(search, "reasoning", limit=100)) > 0
-    assert (await search.search(parse_query("-survey"))).message == ONLY_EXCLUSIONS
+    with pytest.raises(QueryError, match="Add a word to search for"):
+        parse_query("-survey")  # only narrowing, nothing to search: a usage error
 
 
 async def test_multi_agent_matches_the_hyphenated_phrase(search: PaperSearch) -> None:

@@ -628,3 +628,14 @@ async def test_digest_post_retries_a_failed_send_and_a_rerun_completes_what_it_g
     assert len(ok_texts) == 5 and len(set(ok_texts)) == 5  # a header and four cards, none twice
     header_ts = {call.params.get("thread_ts") for call in delivered[1:]}
     assert len(header_ts) == 1 and None not in header_ts  # every card in the header's thread
+
+
+async def test_a_card_slack_refuses_for_good_is_left_out_at_once(
+    slack: SlackHarness, fake_hf: FakeHF
+) -> None:
+    fake_hf.set_day("2025-11-20", sample_items(3, day=dt.date(2025, 11, 20)))
+    await slack.command("digest here 09:00 UTC")
+    slack.fake.fail_on_call("chat.postMessage", 3, Failure(200, error="msg_too_long"))
+    outcome = await slack.core.bot.post_digest(ChannelRef("slack", TEAM, CHANNEL))
+    assert outcome.complete and "1 left out, refused for good: Slack said msg_too_long" in outcome.note
+    assert len(slack.fake.calls_to("chat.postMessage")) == 4  # header, 3 cards: the refused one once

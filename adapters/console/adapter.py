@@ -143,6 +143,9 @@ class ConsoleAdapter:
         if isinstance(lines, StdinLines) and interactive(sys.stdin, self.out):
             await self._serve_terminal()
         else:
+            # A script's commands run once the first start has its papers (or gave up): piped
+            # to a fresh store, `/paper today` would otherwise always find nothing.
+            await self.bot.first_start_over()
             await self._serve(aiter(lines), finish=True)
 
     async def _serve_terminal(self) -> None:

@@ -24,7 +24,7 @@ from adapters.pacing import Pacer
 from bot.commands import parse_command
 from bot.config import Settings
 from bot.paperbot import PaperBot
-from bot.ports import ChannelUnavailable, Outgoing
+from bot.ports import ChannelUnavailable, MessageRejected, Outgoing
 from bot.types import ChannelRef, Command, Post, PostRef, Reaction, UserRef
 
 log = logging.getLogger(__name__)
@@ -408,12 +408,19 @@ class DiscordAdapter:
         try:
             return await target.send(content=content, embeds=embeds)
         except discord.HTTPException as exc:
-            if exc.status != 400 or not isinstance(message, Post):
+            if exc.status != 400:
                 raise
+            if not isinstance(message, Post):
+                raise MessageRejected(f"Discord said 400 {exc.text}".strip()) from exc
             log.warning(
                 "Discord refused the card for %s (%s); posting it as text", message.paper_id, exc.text
             )
+        try:
             return await target.send(content=post_fallback(message))
+        except discord.HTTPException as exc:
+            if exc.status != 400:
+                raise
+            raise MessageRejected(f"Discord said 400 {exc.text}".strip()) from exc
 
     async def send_dm(self, user: UserRef, message: Outgoing) -> None:
         target = self.client.get_user(int(user.user)) or await self.client.fetch_user(int(user.user))

@@ -15,7 +15,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.blocks import outgoing_message
-from bot.ports import ChannelUnavailable, Outgoing, PublishFailed
+from bot.ports import ChannelUnavailable, MessageRejected, Outgoing, PublishFailed
 from bot.types import ChannelRef, Notice, Post, PostRef, UserRef
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,19 @@ PERMANENT_ERRORS = {
     "not_authed",
     "team_access_not_granted",
     "missing_scope",
+}
+# Errors about the message itself (chat.postMessage's reference): sending it again cannot help.
+# invalid_blocks is answered by the plainer fallbacks first (_post_plainer).
+MESSAGE_REFUSED = {
+    "msg_too_long",
+    "no_text",
+    "too_many_attachments",
+    "invalid_attachments",
+    "invalid_arguments",
+    "invalid_blocks",
+    "invalid_blocks_format",
+    "markdown_text_conflict",
+    "metadata_too_large",
 }
 # chat.postMessage allows about one message per second per channel.
 CHANNEL_INTERVAL = 1.0
@@ -90,6 +103,8 @@ class SlackPublisher:
                         raise
                     response = await self._post_plainer(client, channel, message, thread, exc)
             except SlackApiError as exc:
+                if exc.response.get("error") in MESSAGE_REFUSED:  # this message, for good
+                    raise MessageRejected(slack_failure(exc)) from exc
                 # internal_error, fatal_error, an HTTP 5xx: the core tries again, then reports it.
                 raise PublishFailed(slack_failure(exc)) from exc
             finally:
