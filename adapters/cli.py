@@ -17,6 +17,7 @@ import logging
 import shutil
 import signal
 import sys
+import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 
 EXIT_NOT_FOUND = 1
 EXIT_USAGE = 2
+EXIT_SIGTERM = 143  # 128 + SIGTERM, as a shell reports a process it stopped
 SHUTDOWN_GRACE_SECONDS = 5.0
 
 # Plain help and errors (rich_markup_mode=None): rendering them with Rich costs more to import
@@ -85,9 +87,11 @@ def _run_async(main: Coroutine[Any, Any, T], settings: Settings) -> T:
     import asyncio
 
     try:
-        return asyncio.run(main)
+        return asyncio.run(_stopped_by_sigterm(main))
     except typer.Exit:
         raise
+    except asyncio.CancelledError:
+        raise _fail("paperboy: stopped (SIGTERM).", EXIT_SIGTERM) from None
     except Exception as exc:
         from bot.db import database_problem
 
@@ -98,6 +102,18 @@ def _run_async(main: Coroutine[Any, Any, T], settings: Settings) -> T:
         if type(exc).__name__ == "DiscordUnreachable":  # a service unavailable for now
             raise _fail(f"paperboy: {exc}.", EXIT_NOT_FOUND) from None
         raise
+
+
+async def _stopped_by_sigterm(main: Coroutine[Any, Any, T]) -> T:
+    """`main`, cancelled by SIGTERM instead of killed: cancelled, a digest gives back what it
+    claimed, so a rerun need not wait for the lease. (`run` sets its own handler inside.)"""
+    import asyncio
+
+    task = asyncio.current_task()
+    in_main_thread = threading.current_thread() is threading.main_thread()  # not in tests' runner
+    if task is not None and in_main_thread:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+    return await main
 
 
 def _fail(message: str, code: int) -> typer.Exit:

@@ -53,6 +53,7 @@ class FakeSlack:
         self.responses: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.failures: dict[str, list[Failure]] = defaultdict(list)
         self.failures_on_call: dict[tuple[str, int], Failure] = {}
+        self.holds: dict[tuple[str, int], asyncio.Event] = {}
         self.admins: set[str] = {"UADMIN"}
         # Image URLs Slack "cannot download": it then refuses the whole message (invalid_blocks).
         self.unreachable_images: set[str] = set()
@@ -67,6 +68,13 @@ class FakeSlack:
     # --- control -----------------------------------------------------------------------------
     def fail_next(self, method: str, *failures: Failure) -> None:
         self.failures[method].extend(failures)
+
+    def hold_on_call(self, method: str, number: int) -> asyncio.Event:
+        """Keep the `number`th call of `method` waiting until the returned event is set (a Slack
+        that stops answering mid-digest)."""
+        release = asyncio.Event()
+        self.holds[(method, number)] = release
+        return release
 
     def fail_on_call(self, method: str, number: int, failure: Failure) -> None:
         """Answer the `number`th call of `method` (1-based) with `failure`."""
@@ -114,7 +122,10 @@ class FakeSlack:
         auth = request.headers.get("Authorization", "")
         token = auth.removeprefix("Bearer ") if auth else params.get("token")
         self.calls.append(Call(method, params, token, time.monotonic()))
-        failure = self.failures_on_call.pop((method, len(self.calls_to(method))), None)
+        number = len(self.calls_to(method))
+        if (hold := self.holds.get((method, number))) is not None:
+            await hold.wait()
+        failure = self.failures_on_call.pop((method, number), None)
         if failure is None and self.failures[method]:
             failure = self.failures[method].pop(0)
         if failure is not None:

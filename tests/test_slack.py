@@ -639,3 +639,34 @@ async def test_a_card_slack_refuses_for_good_is_left_out_at_once(
     outcome = await slack.core.bot.post_digest(ChannelRef("slack", TEAM, CHANNEL))
     assert outcome.complete and "1 left out, refused for good: Slack said msg_too_long" in outcome.note
     assert len(slack.fake.calls_to("chat.postMessage")) == 4  # header, 3 cards: the refused one once
+
+
+@pytest.mark.slow  # a paperboy process, stopped with a signal
+async def test_digest_post_stopped_by_sigterm_gives_its_claims_back(
+    slack: SlackHarness, fake_hf: FakeHF, database_url: str, tmp_path: Any
+) -> None:
+    import os
+    import signal
+
+    fake_hf.set_day("2025-11-20", sample_items(3, day=dt.date(2025, 11, 20)))
+    await slack.command("digest here 09:00 UTC")
+    release = slack.fake.hold_on_call("chat.postMessage", 2)  # Slack stops answering at the first card
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("SLACK_", "PAPERBOY_"))} | {
+        "SLACK_API_BASE_URL": slack.fake.url + "/api/",
+        "SLACK_BOT_TOKEN": "xoxb-cli",
+        "PAPERBOY_DATABASE_URL": database_url,
+        "PAPERBOY_HF_BASE_URL": fake_hf.url,
+        "PYTHONPATH": str(PROJECT_ROOT),
+    }
+    args = ("digest", "post", "--platform", "slack", "--channel", CHANNEL, "--date", "2025-11-20")
+    process = await spawn(*args, env=env, cwd=tmp_path)
+    await until(lambda: len(slack.fake.calls_to("chat.postMessage")) == 2, timeout=30)
+    process.send_signal(signal.SIGTERM)
+    out, _ = await asyncio.wait_for(process.communicate(), 30)
+    release.set()
+    assert process.returncode == 143 and "Traceback" not in out.decode(), out.decode()
+    # Given back, so the next run sends the rest at once instead of after the five-minute lease.
+    rerun = await run_paperboy(
+        *args, env={key: env[key] for key in env if key.startswith(("SLACK_", "PAPERBOY_"))}
+    )
+    assert rerun.code == 0 and "Posted Thu 20 Nov 2025's list (3 papers)." in rerun.err, rerun.err
