@@ -1,28 +1,68 @@
-"""The composition root: builds every part from the settings and wires them together.
+"""The composition root: builds every part from the settings, wires them together, and runs,
+starts and stops the platform adapters. The one place that knows every part.
 
 The parts are imported where they are built: `paperboy search` needs the database and the search,
 not the scheduler, the HF client and the bot, and each of those costs start-up time.
+
+An adapter is a package under adapters/ with `async def build(core, *, serve) -> Adapter`;
+`serve=False` builds it only to post (`paperboy digest post`, Discord's setup commands). A new
+platform is one new folder and one line in PLATFORMS.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import importlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
+    from bot.alerts import AlertSender
     from bot.config import Settings
+    from bot.deliveries import DeliveryLedger
+    from bot.digest import Digester, DigestOutcome
+    from bot.digest_jobs import DigestSchedule
+    from bot.follows import SavedSearches
     from bot.ingest import Ingestor
+    from bot.lists import DailyLists
+    from bot.lookups import PaperLookup
     from bot.paperbot import PaperBot
-    from bot.ports import Clock, PaperSource
+    from bot.ports import Clock, PaperSource, Publisher
+    from bot.publishers import Announcer
+    from bot.scheduling import Scheduler
     from bot.search import PaperSearch
-    from bot.source import HFSource
     from bot.store import PaperStore
+    from bot.subscriptions import SubscriptionStore
+    from bot.votes import VoteBook
+
+PLATFORMS = {
+    "console": "adapters.console",
+    "slack": "adapters.slack",
+    "discord": "adapters.discord",
+}
+SHUTDOWN_GRACE_SECONDS = 5.0
+
+
+class Adapter(Protocol):
+    """What every platform adapter offers the root: its publisher, and a lifecycle."""
+
+    @property
+    def publisher(self) -> Publisher: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def finished(self) -> None:
+        """Return when the adapter ends by itself (the console's input ran out); a server's
+        never does."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -33,6 +73,17 @@ class Core:
     search: PaperSearch
     source: PaperSource
     ingestor: Ingestor
+    subscriptions: SubscriptionStore
+    ledger: DeliveryLedger
+    votes: VoteBook
+    follows: SavedSearches
+    scheduler: Scheduler
+    announcer: Announcer
+    lookup: PaperLookup
+    digester: Digester
+    digests: DigestSchedule
+    lists: DailyLists
+    alerts: AlertSender
     bot: PaperBot
 
 
@@ -45,19 +96,26 @@ async def build_core(
     migrate: bool = True,
 ) -> AsyncIterator[Core]:
     """Everything but the platforms. `source` replaces Hugging Face (tests without HTTP)."""
+    from bot.alerts import AlertSender
+    from bot.commands import CommandRouter
     from bot.db import create_engine, upgrade
     from bot.deliveries import DeliveryLedger
+    from bot.digest import Digester
+    from bot.digest_jobs import DigestSchedule
     from bot.events import EventLog
     from bot.follows import SavedSearches
     from bot.ingest import Ingestor
+    from bot.lists import DailyLists
+    from bot.lookups import PaperLookup
     from bot.paperbot import PaperBot
     from bot.ports import SystemClock
+    from bot.publishers import Announcer, Publishers
     from bot.scheduling import Scheduler
     from bot.search import PaperSearch
     from bot.source import HFSource
     from bot.store import PaperStore
     from bot.subscriptions import SubscriptionStore
-    from bot.votes import VoteBook, load_vote_key
+    from bot.votes import ReactionCounter, VoteBook, load_vote_key
 
     clock = clock or SystemClock()
     engine = create_engine(settings.database_url)
@@ -77,31 +135,175 @@ async def build_core(
         store = PaperStore(engine)
         search = PaperSearch(engine, candidate_cap=settings.search_candidates)
         ingestor = Ingestor(source=source, store=store, now=clock.now)
+        subscriptions = SubscriptionStore(engine)
+        ledger = DeliveryLedger(engine, lease=dt.timedelta(seconds=settings.claim_lease_seconds))
         secret = settings.vote_secret.get_secret_value() if settings.vote_secret else None
+        votes = VoteBook(engine, key=await load_vote_key(engine, secret))
+        follows = SavedSearches(engine, search)
+        scheduler = Scheduler()
+        publishers = Publishers()
+        announcer = Announcer()
+        alerts = AlertSender(store=store, follows=follows, publishers=publishers, clock=clock)
+        lists = DailyLists(
+            ingestor=ingestor, store=store, clock=clock, announce=announcer, after_fetch=alerts.send
+        )
+        digester = Digester(
+            store=store,
+            subscriptions=subscriptions,
+            ledger=ledger,
+            votes=votes,
+            publishers=publishers,
+            clock=clock,
+            refresh_day=lists.for_digest,
+        )
+        digests = DigestSchedule(
+            digester=digester,
+            subscriptions=subscriptions,
+            scheduler=scheduler,
+            publishers=publishers,
+            clock=clock,
+        )
+        lookup = PaperLookup(store=store, source=source, clock=clock, budget=settings.hf_interactive_seconds)
+        commands = CommandRouter(
+            store=store,
+            search=search,
+            subscriptions=subscriptions,
+            votes=votes,
+            follows=follows,
+            clock=clock,
+            papers=lookup,
+            schedule=digests,
+            publishers=publishers,
+        )
+        reactions = ReactionCounter(
+            ledger=ledger,
+            votes=votes,
+            events=EventLog(engine),
+            clock=clock,
+            vote_emoji=settings.vote_emojis(),
+            down_emoji=settings.down_emojis(),
+        )
         bot = PaperBot(
+            commands=commands,
+            reactions=reactions,
+            digester=digester,
+            digests=digests,
+            lists=lists,
+            alerts=alerts,
+            publishers=publishers,
+            scheduler=scheduler,
+            store=store,
+            refresh_minutes=settings.refresh_minutes,
+        )
+        yield Core(
+            settings=settings,
+            engine=engine,
             store=store,
             search=search,
             source=source,
             ingestor=ingestor,
-            subscriptions=SubscriptionStore(engine),
-            ledger=DeliveryLedger(engine, lease=dt.timedelta(seconds=settings.claim_lease_seconds)),
-            votes=VoteBook(engine, key=await load_vote_key(engine, secret)),
-            follows=SavedSearches(engine, search),
-            events=EventLog(engine),
-            clock=clock,
-            scheduler=Scheduler(),
-            vote_emoji=settings.vote_emojis(),
-            down_emoji=settings.down_emojis(),
-            refresh_minutes=settings.refresh_minutes,
-            interactive_budget=settings.hf_interactive_seconds,
+            subscriptions=subscriptions,
+            ledger=ledger,
+            votes=votes,
+            follows=follows,
+            scheduler=scheduler,
+            announcer=announcer,
+            lookup=lookup,
+            digester=digester,
+            digests=digests,
+            lists=lists,
+            alerts=alerts,
+            bot=bot,
         )
-        yield Core(settings, engine, store, search, source, ingestor, bot)
     finally:
         if search is not None:
             await search.aclose()
         if hf is not None:
             await hf.aclose()
         await engine.dispose()
+
+
+async def build_adapter(name: str, core: Core, *, serve: bool = True) -> Adapter:
+    """The named platform's adapter, its publisher attached to the bot (not started yet)."""
+    module = importlib.import_module(PLATFORMS[name])
+    adapter: Adapter = await module.build(core, serve=serve)
+    core.bot.attach(adapter.publisher)
+    return adapter
+
+
+async def run_bot(settings: Settings, names: list[str], stop: asyncio.Event) -> None:
+    """`paperboy run`: the core and the named adapters, until `stop` is set or an adapter ends
+    by itself (the console's input ran out)."""
+    async with build_core(settings) as core:
+        adapters = [await build_adapter(name, core) for name in names]
+        started: list[Adapter] = []
+        try:
+            for adapter in adapters:
+                await adapter.start()
+                started.append(adapter)
+            await core.bot.start()
+            waiters: list[asyncio.Future[object]] = [asyncio.ensure_future(stop.wait())]
+            waiters += [asyncio.ensure_future(adapter.finished()) for adapter in adapters]
+            done, pending = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            for waiter in pending:
+                waiter.cancel()
+            if pending:
+                await asyncio.wait(pending)
+            for waiter in done:
+                waiter.result()  # an adapter that ended on an error (Discord refused the token) says so
+        finally:
+            await core.bot.stop()
+            for adapter in reversed(started):
+                await adapter.stop()
+    await _finish_leftover_tasks()
+
+
+class NoSubscription(LookupError):
+    """`paperboy digest post` for a channel without a digest."""
+
+
+async def post_digest_now(
+    settings: Settings, platform: str, channel: str, day: dt.date | None
+) -> DigestOutcome:
+    """`paperboy digest post`: one channel's digest, through its platform, without serving."""
+    async with build_core(settings) as core:
+        subs = await core.bot.subscriptions_named(platform, channel)
+        if not subs:
+            raise NoSubscription(f"No digest subscription for {platform} channel {channel}")
+        adapter = await build_adapter(platform, core, serve=False)
+        await adapter.start()
+        try:
+            return await core.bot.post_digest(subs[0].channel, day=day)
+        finally:
+            await adapter.stop()
+
+
+@asynccontextmanager
+async def posting_adapter(settings: Settings, name: str) -> AsyncIterator[Adapter]:
+    """A platform's adapter logged in but not serving (Discord's setup commands)."""
+    async with build_core(settings) as core:
+        adapter = await build_adapter(name, core, serve=False)
+        await adapter.start()
+        try:
+            yield adapter
+        finally:
+            await adapter.stop()
+
+
+async def _finish_leftover_tasks() -> None:
+    """Cancel what libraries left running, so that shutdown ends; say what would not stop."""
+    current = asyncio.current_task()
+    pending = {task for task in asyncio.all_tasks() if task is not current}
+    # Cancelled twice: some clean-ups await again in their own `finally` (SQLAlchemy closing an
+    # aiosqlite connection whose worker thread has already stopped waits for it forever).
+    for wait in (0.2, SHUTDOWN_GRACE_SECONDS):
+        if not pending:
+            return
+        for task in pending:
+            task.cancel()
+        _done, pending = await asyncio.wait(pending, timeout=wait)
+    for task in pending:
+        logging.getLogger(__name__).warning("still running at shutdown: %r", task)
 
 
 @asynccontextmanager

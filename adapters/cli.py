@@ -19,7 +19,8 @@ import signal
 import sys
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from contextlib import AbstractAsyncContextManager
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
 
 import typer
 
@@ -27,13 +28,11 @@ if TYPE_CHECKING:
     from adapters.app import Core
     from adapters.discord.adapter import DiscordAdapter
     from bot.config import Settings
-    from bot.digest import DigestOutcome
     from bot.types import FetchReport, Paper, SearchResults
 
 EXIT_NOT_FOUND = 1
 EXIT_USAGE = 2
 EXIT_SIGTERM = 143  # 128 + SIGTERM, as a shell reports a process it stopped
-SHUTDOWN_GRACE_SECONDS = 5.0
 
 # Plain help and errors (rich_markup_mode=None): rendering them with Rich costs more to import
 # than the rest of `paperboy --help` together.
@@ -223,8 +222,8 @@ def search(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Search the stored papers."""
+    from adapters.cli_render import paper_json, search_line
     from bot.query import QueryError, parse_query
-    from bot.render import paper_json, search_line
 
     text = " ".join(query)
     try:
@@ -259,8 +258,8 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Show one paper, fetching it from Hugging Face when it is not stored yet."""
+    from adapters.cli_render import detail_lines, paper_json
     from bot.ids import InvalidPaperId, normalize_paper_id
-    from bot.render import detail_lines, paper_json
     from bot.source import HFUnavailable
 
     try:
@@ -269,7 +268,7 @@ def show(
         raise _fail(str(exc), EXIT_USAGE) from None
 
     async def work(core: Core) -> Paper | None:
-        return await core.store.get_paper(paper_id) or await core.bot.fetch_paper(paper_id)
+        return await core.lookup.paper(paper_id)
 
     try:
         found = _run(work)
@@ -289,20 +288,10 @@ def show(
 @app.command()
 def run() -> None:
     """Start the bot: the scheduler plus the adapters whose credentials are set (console by default)."""
-    from adapters.app import build_core, wanted_adapters
+    from adapters.app import run_bot, wanted_adapters
 
     settings = _settings(server=True)
     names = wanted_adapters(settings)
-    if "discord" in names and settings.discord_token is None:
-        raise _fail("paperboy run: the Discord adapter needs DISCORD_TOKEN.", EXIT_USAGE)
-    slack_config = None
-    if "slack" in names:
-        from adapters.slack.adapter import SlackConfig, SlackSetupError
-
-        try:
-            slack_config = SlackConfig.from_settings(settings)
-        except SlackSetupError as exc:
-            raise _fail(f"paperboy run: {exc}.", EXIT_USAGE) from None
 
     import asyncio
 
@@ -311,73 +300,9 @@ def run() -> None:
         loop = asyncio.get_running_loop()
         for signal_number in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signal_number, stop.set)
-        async with build_core(settings) as core:
-            servers: list[Any] = []
-            if slack_config is not None:
-                from adapters.slack.adapter import SlackAdapter
-
-                slack = SlackAdapter(core.bot, slack_config, core.engine)
-                core.bot.attach(slack.publisher)
-                servers.append(slack)
-            if "discord" in names:
-                discord_adapter = await _discord_adapter(core, settings)
-                core.bot.attach(discord_adapter)
-                servers.append(discord_adapter)
-            console = None
-            if "console" in names:
-                from adapters.console.adapter import ConsoleAdapter, stdin_lines
-
-                console = ConsoleAdapter(core.bot, out=sys.stdout, user=settings.console_user)
-                core.bot.announce = console.announce
-                core.bot.attach(console)
-            for server in servers:
-                await server.start()
-            await core.bot.start()
-            try:
-                waiters: list[asyncio.Task[object]] = [asyncio.create_task(stop.wait())]
-                if console is not None:
-                    waiters.append(asyncio.create_task(console.run(stdin_lines())))
-                _done, pending = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-                for task in pending:
-                    task.cancel()
-            finally:
-                await core.bot.stop()
-                for server in servers:
-                    await server.stop()
-        await _finish_leftover_tasks()
+        await run_bot(settings, names, stop)
 
     _run_async(main(), settings)
-
-
-async def _finish_leftover_tasks() -> None:
-    """Cancel what libraries left running, so that shutdown ends; say what would not stop."""
-    import asyncio
-
-    current = asyncio.current_task()
-    pending = {task for task in asyncio.all_tasks() if task is not current}
-    # Cancelled twice: some clean-ups await again in their own `finally` (SQLAlchemy closing an
-    # aiosqlite connection whose worker thread has already stopped waits for it forever).
-    for wait in (0.2, SHUTDOWN_GRACE_SECONDS):
-        if not pending:
-            return
-        for task in pending:
-            task.cancel()
-        _done, pending = await asyncio.wait(pending, timeout=wait)
-    for task in pending:
-        logging.getLogger(__name__).warning("still running at shutdown: %r", task)
-
-
-async def _discord_adapter(core: Core, settings: Settings) -> DiscordAdapter:
-    from adapters.discord.adapter import DiscordAdapter, config_from, recommended_shards
-
-    config = config_from(settings)
-    sharded = config.shards is not None
-    if not sharded:
-        try:
-            sharded = await recommended_shards(config) > 1
-        except Exception as exc:  # the gateway connection will report it properly
-            logging.getLogger(__name__).warning("Discord shard recommendation unavailable: %s", exc)
-    return DiscordAdapter(core.bot, config, sharded=sharded)
 
 
 @digest_app.command("post")
@@ -389,10 +314,10 @@ def digest_post(
     ] = None,
 ) -> None:
     """Post a channel's digest now. Idempotent; exits 0 only when the whole digest is in the channel."""
-    from adapters.app import build_core
+    from adapters.app import PLATFORMS, NoSubscription, post_digest_now
 
-    if platform not in {"console", "slack", "discord"}:
-        raise _fail(f"Unknown platform {platform!r}: use console, slack or discord.", EXIT_USAGE)
+    if platform not in PLATFORMS:
+        raise _fail(f"Unknown platform {platform!r}: use {', '.join(PLATFORMS)}.", EXIT_USAGE)
     day = _parse_day(date, "--date")
     if day is not None and day > dt.datetime.now(dt.UTC).date():
         raise _fail(f"--date {day} is in the future (UTC); its list does not exist yet.", EXIT_USAGE)
@@ -405,45 +330,10 @@ def digest_post(
     settings = _settings()
     # The outcome is printed below in one line; the digester's own warnings would repeat it.
     logging.getLogger("bot.digest").setLevel(logging.ERROR)
-
-    async def main() -> DigestOutcome:
-        async with build_core(settings) as core:
-            subs = await core.bot.subscriptions.find(platform, channel)
-            if not subs:
-                raise _fail(
-                    f"No digest subscription for {platform} channel {channel}; "
-                    "subscribe it with /paper digest here.",
-                    EXIT_NOT_FOUND,
-                )
-            closers: list[Callable[[], Awaitable[None]]] = []
-            if platform == "slack":
-                from adapters.slack.adapter import SlackAdapter, SlackConfig
-
-                slack = SlackAdapter(
-                    core.bot, SlackConfig.from_settings(settings, serving=False), core.engine
-                )
-                await slack.prepare()
-                core.bot.attach(slack.publisher)
-            elif platform == "discord":
-                from adapters.discord.adapter import DiscordAdapter, config_from
-
-                if settings.discord_token is None:
-                    raise _fail("The Discord adapter needs DISCORD_TOKEN.", EXIT_USAGE)
-                discord_adapter = DiscordAdapter(core.bot, config_from(settings))
-                await discord_adapter.login()
-                core.bot.attach(discord_adapter)
-                closers.append(discord_adapter.stop)
-            else:
-                from adapters.console.adapter import ConsoleAdapter
-
-                core.bot.attach(ConsoleAdapter(core.bot, out=sys.stdout, user=settings.console_user))
-            try:
-                return await core.bot.post_digest(subs[0].channel, day=day)
-            finally:
-                for close in closers:
-                    await close()
-
-    outcome = _run_async(main(), settings)
+    try:
+        outcome = _run_async(post_digest_now(settings, platform, channel, day), settings)
+    except NoSubscription as exc:
+        raise _fail(f"{exc}; subscribe it with /paper digest here.", EXIT_NOT_FOUND) from None
     typer.echo(outcome.note, err=True)
     if not outcome.complete:  # exit 0 means the whole digest is in the channel
         raise typer.Exit(EXIT_NOT_FOUND)
@@ -455,7 +345,7 @@ def channels() -> None:
 
     async def work(core: Core) -> list[str]:
         lines = []
-        for sub in await core.bot.subscriptions.all():
+        for sub in await core.subscriptions.all():
             c = sub.channel
             state = f"paused: {sub.paused_reason}" if sub.paused_reason else "active"
             last = str(sub.last_posted_day) if sub.last_posted_day else "not yet"
@@ -473,9 +363,13 @@ def channels() -> None:
     typer.echo("\n".join(lines))
 
 
-def _discord_setup(settings: Settings) -> None:
+def _discord_adapter(settings: Settings) -> AbstractAsyncContextManager[DiscordAdapter]:
+    """Discord's adapter logged in over REST, for the setup commands."""
+    from adapters.app import posting_adapter
+
     if settings.discord_token is None:
         raise _fail("DISCORD_TOKEN is not set.", EXIT_USAGE)
+    return cast("AbstractAsyncContextManager[DiscordAdapter]", posting_adapter(settings, "discord"))
 
 
 @discord_app.command("sync")
@@ -483,20 +377,13 @@ def discord_sync(
     guild: Annotated[int | None, typer.Option("--guild", help="Sync to this guild only (instant).")] = None,
 ) -> None:
     """Register the /paper commands with Discord (globally, or in one guild for testing)."""
-    from adapters.discord.adapter import DiscordAdapter, config_from
-
     settings = _settings()
-    _discord_setup(settings)
 
-    async def work(core: Core) -> list[str]:
-        adapter = DiscordAdapter(core.bot, config_from(settings))
-        await adapter.login()
-        try:
+    async def main() -> list[str]:
+        async with _discord_adapter(settings) as adapter:
             return await adapter.sync_commands(guild)
-        finally:
-            await adapter.stop()
 
-    names = _run(work, settings)
+    names = _run_async(main(), settings)
     where = f"guild {guild}" if guild else "all guilds (may take up to an hour to appear)"
     typer.echo(f"Synced /{', /'.join(names)} to {where}.")
 
@@ -504,22 +391,17 @@ def discord_sync(
 @discord_app.command("invite-url")
 def discord_invite_url() -> None:
     """Print the OAuth2 URL that invites the bot with exactly the permissions it needs."""
-    from adapters.discord.adapter import DiscordAdapter, config_from, invite_url
+    from adapters.discord.adapter import invite_url
 
     settings = _settings()
-    _discord_setup(settings)
 
-    async def work(core: Core) -> str:
-        adapter = DiscordAdapter(core.bot, config_from(settings))
-        await adapter.login()
-        try:
+    async def main() -> str:
+        async with _discord_adapter(settings) as adapter:
             application_id = adapter.client.application_id
             assert application_id is not None
             return invite_url(application_id)
-        finally:
-            await adapter.stop()
 
-    typer.echo(_run(work, settings))
+    typer.echo(_run_async(main(), settings))
 
 
 @db_app.command("upgrade")

@@ -139,7 +139,7 @@ async def run_fanout(
     try:
         async with build_core(settings, clock=FakeClock(NOW)) as core:
             for ref in refs:
-                await core.bot.subscriptions.save(Subscription(ref), now=NOW)
+                await core.subscriptions.save(Subscription(ref), now=NOW)
             await core.ingestor.fetch_days([DAY])
             config = DiscordConfig(
                 token="fake-token",

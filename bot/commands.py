@@ -10,14 +10,16 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import re
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bot.cards import authors_line, cut_at_word, day_label, paper_card
+from bot.digest_jobs import DigestSchedule
 from bot.follows import DuplicateSavedSearch, SavedSearches, TooManySavedSearches
 from bot.ids import InvalidPaperId, normalize_paper_id
-from bot.ports import Clock, Publisher
+from bot.lookups import PaperLookup
+from bot.ports import Clock
 from bot.post_calendar import next_post
+from bot.publishers import Publishers
 from bot.query import QueryError, clean_text, parse_query, tokens
 from bot.search import PaperSearch
 from bot.source import HFUnavailable
@@ -53,9 +55,6 @@ TOP_SIZE = 10
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 PERIODS = {"week": 7, "month": 30, "all": None}
 
-SubscriptionChanged = Callable[[ChannelRef, Subscription | None], Awaitable[None]]
-Fetch = Callable[[str], Awaitable[Paper | None]]
-
 
 def parse_command(text: str) -> tuple[str, str]:
     """`"search  diffusion models"` → `("search", "diffusion models")`; a leading /paper is ok."""
@@ -64,6 +63,12 @@ def parse_command(text: str) -> tuple[str, str]:
         stripped = stripped[len("/paper") :].strip()
     name, _, rest = stripped.partition(" ")
     return name.lower(), rest.strip()
+
+
+def changes_a_digest(name: str, args: str) -> bool:
+    """Whether the command needs the caller's right to manage the channel (`Command.can_manage`):
+    adapters whose platform must be asked (Slack's users.info) ask only for these."""
+    return name == "digest" and args.partition(" ")[0].lower() in {"here", "off"}
 
 
 class UsageError(ValueError):
@@ -187,10 +192,11 @@ class CommandRouter:
     votes: VoteBook
     follows: SavedSearches
     clock: Clock
-    fetch_paper: Fetch
-    subscription_changed: SubscriptionChanged
+    papers: PaperLookup
+    schedule: DigestSchedule  # a digest changed here is rescheduled there
+    publishers: Publishers  # who may manage a digest, as each platform's users know them
 
-    async def handle(self, command: Command, publisher: Publisher) -> Reply:
+    async def handle(self, command: Command) -> Reply:
         name = command.name.lower()
         # Control characters (NUL, terminal escapes) mean nothing in a command and PostgreSQL
         # refuses NUL in text; they become spaces before anything is parsed or stored.
@@ -207,7 +213,7 @@ class CommandRouter:
             if name == "top":
                 return await self.do_top(command, args)
             if name == "digest":
-                return await self.do_digest(command, args, publisher)
+                return await self.do_digest(command, args)
             if name == "follow":
                 return await self.do_follow(command, args)
             if name == "unfollow":
@@ -244,16 +250,13 @@ class CommandRouter:
             paper_id = normalize_paper_id(args.split()[0])
         except InvalidPaperId as exc:
             return Reply(str(exc), ok=False)
-        paper = await self.store.get_paper(paper_id)
-        if paper is None:
-            try:
-                paper = await self.fetch_paper(paper_id)
-            except HFUnavailable:
-                return Reply(
-                    f"{paper_id} is not in the archive yet, and Hugging Face is not answering; "
-                    "try again later.",
-                    ok=False,
-                )
+        try:
+            paper = await self.papers.paper(paper_id)
+        except HFUnavailable:
+            return Reply(
+                f"{paper_id} is not in the archive yet, and Hugging Face is not answering; try again later.",
+                ok=False,
+            )
         if paper is None:
             return Reply(f"Paper {paper_id} was not found on Hugging Face.", ok=False)
         return Reply("", posts=(paper_card(paper),))
@@ -293,24 +296,26 @@ class CommandRouter:
             items.append(paper_item(paper, votes))
         return Reply(f"This team's most-voted papers {label}", items=tuple(items))
 
-    async def do_digest(self, command: Command, args: str, publisher: Publisher) -> Reply:
+    async def do_digest(self, command: Command, args: str) -> Reply:
         action, _, options = args.partition(" ")
         action = action.lower()
         if action == "status":
             return await self.digest_status(command.channel)
         if action not in {"here", "off"}:
             raise UsageError("digest takes here, off or status.")
-        if not await publisher.can_manage(command.user, command.channel):
-            return Reply(f"Only {publisher.who_manages} can change this channel's digest.", ok=False)
+        if not command.can_manage:
+            publisher = self.publishers.get(command.channel.platform)
+            who = publisher.who_manages if publisher else "channel managers"
+            return Reply(f"Only {who} can change this channel's digest.", ok=False)
         if action == "off":
             removed = await self.subscriptions.delete(command.channel)
-            await self.subscription_changed(command.channel, None)
+            await self.schedule.subscription_changed(command.channel, None)
             text = "Daily digest off for this channel." if removed else "This channel had no digest."
             return Reply(text, ephemeral=False)
         existing = await self.subscriptions.get(command.channel)
         wanted = parse_digest_options(options, existing or Subscription(channel=command.channel))
         saved = await self.subscriptions.save(wanted, now=self.clock.now())
-        await self.subscription_changed(command.channel, saved)
+        await self.schedule.subscription_changed(command.channel, saved)
         text = f"Daily digest {'updated' if existing else 'on'} for this channel: {describe(saved)}."
         text += f" {next_post_line(saved, self.clock.now())}."
         return Reply(text, ephemeral=False)

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.dialect import insert_for
 from bot.models import DeliveryRow
 from bot.types import ChannelRef, PostRef
 
@@ -69,7 +69,7 @@ class DeliveryLedger:
         self.engine = engine
         self.lease = lease
         self.publish_timeout = publish_timeout if publish_timeout is not None else lease / 2
-        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+        self._insert = insert_for(engine)
 
     async def claim(
         self,

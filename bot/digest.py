@@ -20,11 +20,12 @@ from bot.deliveries import HEADER, PAPER, RECAP, Delivery, DeliveryLedger
 from bot.ingest import DAILY_PAPERS_START
 from bot.ports import ChannelUnavailable, Clock, MessageRejected, Outgoing, Publisher, PublishFailed
 from bot.post_calendar import list_closes_at, newest_closed_day, weekdays_after
+from bot.publishers import Publishers
 from bot.query import tokens
 from bot.source import HFUnavailable
 from bot.store import PaperStore
 from bot.subscriptions import Subscription, SubscriptionStore
-from bot.types import ChannelRef, Notice, Paper, PostRef
+from bot.types import ChannelRef, Notice, Paper, PostRef, channel_key
 from bot.votes import VoteBook
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,15 @@ class _Sent:
 
     count: int = 0
     refused: list[str] = field(default_factory=list)
+    finished: bool = True  # no message was held by another process
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """A digest just planned: its rows as claimed, and how many papers its day's list had."""
+
+    rows: list[Delivery]
+    listed: int
 
 
 def _minutes(span: dt.timedelta) -> str:
@@ -127,7 +137,7 @@ class Digester:
         subscriptions: SubscriptionStore,
         ledger: DeliveryLedger,
         votes: VoteBook,
-        publishers: dict[str, Publisher],
+        publishers: Publishers,
         clock: Clock,
         refresh_day: Refresh,
         retry_delays: Sequence[float] | None = None,
@@ -152,9 +162,7 @@ class Digester:
 
     async def run(self, channel: ChannelRef, *, day: dt.date | None = None) -> DigestOutcome:
         """Post `day`'s digest (default: the newest closed list) unless it was posted already."""
-        lock = self._locks.setdefault(
-            f"{channel.platform}:{channel.community}:{channel.channel}", asyncio.Lock()
-        )
+        lock = self._locks.setdefault(channel_key(channel), asyncio.Lock())
         async with self._slots, lock:
             outcome = await self._run(channel, day)
         log.info("digest %s/%s: %s", channel.platform, channel.channel, outcome.note)
@@ -179,10 +187,13 @@ class Digester:
         if target < DAILY_PAPERS_START:
             note = f"Daily Papers began in May 2023: {day_label(target)} has no list."
             return DigestOutcome(target, 0, note)
+        listed: int | None = None  # papers on the day's list, when this run read it
         if not any(row.kind == HEADER for row in rows):
-            unplanned = await self._plan(sub, target, now)
-            if unplanned is not None:
-                note, empty = unplanned
+            plan = await self._plan(sub, target, now)
+            if isinstance(plan, _Plan):
+                rows, listed = plan.rows, plan.listed
+            else:
+                note, empty = plan
                 if empty and now <= awaited_until(target):
                     # Checked again at every refresh (bot.paperbot), whoever asked for this run.
                     await self.subscriptions.await_list(channel, target, waiting=True)
@@ -192,10 +203,9 @@ class Digester:
                     note = f"Hugging Face's list for {day_label(target)} has no papers; nothing was posted."
                 await self.subscriptions.record_run(channel, now=now, note=note)
                 return DigestOutcome(target, 0, note, empty_list=empty)
-            rows = await self.ledger.of_day(channel, target)
         sent = _Sent()
         try:
-            await self._send(sub, publisher, target, rows, sent)
+            await self._send(sub, publisher, target, rows, sent, listed)
         except ChannelUnavailable as exc:
             await self.ledger.release_unsent(channel, target, owner=self.owner)
             reason = f"{exc.reason} (since {now:%Y-%m-%d %H:%M} UTC). Run /paper digest here to resume."
@@ -221,8 +231,10 @@ class Digester:
             # it, so that a restart resumes at once and nothing outlives the engine.
             await self.ledger.release_unsent(channel, target, owner=self.owner)
             raise
-        after = await self.ledger.of_day(channel, target)
-        complete = all(row.sent_at for row in after)
+        # Every message this run set out to send went out (or was refused for good): the digest
+        # is complete without asking the ledger again. Otherwise another process holds some.
+        after = rows if sent.finished else await self.ledger.of_day(channel, target)
+        complete = sent.finished or all(row.sent_at for row in after)
         if complete and (sent.count or sent.refused):
             papers = sum(1 for row in after if row.kind == PAPER)
             note = f"Posted {day_label(target)}'s list ({papers} paper{'s' if papers != 1 else ''}"
@@ -243,7 +255,7 @@ class Digester:
             )
         return DigestOutcome(target, sent.count, note, complete=complete)
 
-    async def _plan(self, sub: Subscription, day: dt.date, now: dt.datetime) -> tuple[str, bool] | None:
+    async def _plan(self, sub: Subscription, day: dt.date, now: dt.datetime) -> _Plan | tuple[str, bool]:
         """Claim the header and every chosen paper of `day`, or say why there is nothing to post
         (and whether that is because the list is empty so far)."""
         try:
@@ -275,17 +287,30 @@ class Digester:
         )
         if not planned:
             return f"{day_label(day)}'s digest is being posted by another paperboy process.", False
-        return None
+        rows = [Delivery(HEADER, "", 0, None, None, now, None)]
+        rows += [
+            Delivery(PAPER, paper.id, position, None, None, now, None)
+            for position, paper in enumerate(chosen, 1)
+        ]
+        return _Plan(rows, len(listed))
 
     async def _send(
-        self, sub: Subscription, publisher: Publisher, day: dt.date, rows: list[Delivery], sent: _Sent
+        self,
+        sub: Subscription,
+        publisher: Publisher,
+        day: dt.date,
+        rows: list[Delivery],
+        sent: _Sent,
+        listed: int | None,
     ) -> None:
-        """Send every unsent message of the day's plan that this process can claim, in order."""
+        """Send every unsent message of the day's plan that this process can claim, in order;
+        `sent.finished` when none was held by another process."""
         header = next(row for row in rows if row.kind == HEADER)
         papers = sorted((row for row in rows if row.kind == PAPER), key=lambda row: row.position)
         header_ref: PostRef | None = None
         if header.sent_at is None:
-            listed = len((await self.store.daily_list(day)).papers)
+            if listed is None:  # a digest resumed: its list was read by the run that planned it
+                listed = len((await self.store.daily_list(day)).papers)
             text = digest_header(day, len(papers), listed)
             try:
                 header_ref = await self._deliver(sub.channel, day, HEADER, "", publisher, Notice(text), None)
@@ -293,6 +318,7 @@ class Digester:
                 sent.refused.append(exc.reason)  # the papers go out without their thread
             else:
                 if header_ref is None:
+                    sent.finished = False
                     return  # another process is sending this digest
                 sent.count += 1
         elif header.message_id:
@@ -302,7 +328,8 @@ class Digester:
             if row.sent_at is not None:
                 continue
             paper = await self.store.get_paper(row.paper_id)
-            if paper is None:
+            if paper is None:  # not in the store (never expected): left for the ledger to tell
+                sent.finished = False
                 continue
             try:
                 ref = await self._deliver(
@@ -318,7 +345,10 @@ class Digester:
             except MessageRejected as exc:
                 sent.refused.append(exc.reason)
                 continue
-            sent.count += ref is not None
+            if ref is None:
+                sent.finished = False  # another process holds this one
+            else:
+                sent.count += 1
 
     async def _deliver(
         self,

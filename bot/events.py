@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import delete
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.dialect import insert_for
 from bot.models import ProcessedEventRow
 
 EVENTS = ProcessedEventRow.__table__  # type: ignore[attr-defined]
@@ -18,7 +18,7 @@ KEEP = dt.timedelta(days=1)
 class EventLog:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
-        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+        self._insert = insert_for(engine)
         self._last_prune: dt.datetime | None = None
 
     async def first_time(self, platform: str, event_id: str, *, now: dt.datetime) -> bool:

@@ -58,10 +58,6 @@ class Publisher(Protocol):
 
     async def send_dm(self, user: UserRef, message: Outgoing) -> None: ...
 
-    async def can_manage(self, user: UserRef, channel: ChannelRef) -> bool:
-        """Whether `user` may change `channel`'s digest (Slack admin, Discord Manage Channels)."""
-        ...
-
 
 class PaperSource(Protocol):
     """Where papers come from: Hugging Face (bot.source), or a fake in tests."""

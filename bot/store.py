@@ -12,10 +12,10 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from sqlalchemy import Row, and_, bindparam, delete, exists, func, or_, select, text
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from bot.dialect import insert_for
 from bot.ids import arxiv_order
 from bot.models import DailyEntryRow, DailyFetchRow, PaperRow
 from bot.paper_columns import paper_from_values
@@ -172,8 +172,7 @@ class PaperStore:
         self._write_turn = asyncio.Lock()
 
     def _insert(self, table: Any) -> Any:
-        module = postgresql if self._dialect == "postgresql" else sqlite
-        return module.insert(table)
+        return insert_for(self.engine)(table)
 
     async def upsert_papers(self, papers: Sequence[Paper], *, now: dt.datetime) -> int:
         """Insert new papers and refresh known ones; returns how many were new.

@@ -94,6 +94,11 @@ class ChannelRef:
     channel: str
 
 
+def channel_key(channel: ChannelRef) -> str:
+    """One string for a channel, for job ids and per-channel locks."""
+    return f"{channel.platform}:{channel.community}:{channel.channel}"
+
+
 @dataclass(frozen=True, slots=True)
 class UserRef:
     platform: str
@@ -163,12 +168,15 @@ class Reply:
 
 @dataclass(frozen=True, slots=True)
 class Command:
-    """`/paper <name> <args>` from anyone on any platform."""
+    """`/paper <name> <args>` from anyone on any platform. `can_manage`: the caller may change
+    this channel's digest, as the platform told the adapter (Discord's Manage Channels, a Slack
+    workspace admin); adapters fill it in before the core sees the command."""
 
     name: str
     args: str
     user: UserRef
     channel: ChannelRef
+    can_manage: bool = False
 
 
 @dataclass(frozen=True, slots=True)

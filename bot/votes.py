@@ -9,12 +9,15 @@ import secrets
 from dataclasses import dataclass
 
 from sqlalchemy import and_, delete, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.deliveries import PostedPaper
+from bot.deliveries import DeliveryLedger, PostedPaper
+from bot.dialect import insert_for
+from bot.events import EventLog
 from bot.models import AppSecretRow, ReactionRow
-from bot.types import PostRef, UserRef
+from bot.ports import Clock
+from bot.reactions import normalize_emoji
+from bot.types import PostRef, Reaction, UserRef, Vote
 
 REACTIONS = ReactionRow.__table__  # type: ignore[attr-defined]
 SECRETS = AppSecretRow.__table__  # type: ignore[attr-defined]
@@ -27,7 +30,7 @@ async def load_vote_key(engine: AsyncEngine, configured: str | None) -> bytes:
     """The HMAC key for user ids: from the settings, else generated once into the database."""
     if configured:
         return configured.encode()
-    insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+    insert = insert_for(engine)
     async with engine.begin() as conn:
         await conn.execute(
             insert(SECRETS).values(name=VOTE_KEY_NAME, value=secrets.token_hex(32)).on_conflict_do_nothing()
@@ -48,7 +51,7 @@ class VoteBook:
     def __init__(self, engine: AsyncEngine, *, key: bytes) -> None:
         self.engine = engine
         self._key = key
-        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+        self._insert = insert_for(engine)
 
     def user_hash(self, user: UserRef) -> str:
         message = f"{user.platform}\x1f{user.community}\x1f{user.user}".encode()
@@ -162,3 +165,62 @@ class VoteBook:
         async with self.engine.connect() as conn:
             counts = {row.kind: int(row.n) for row in await conn.execute(stmt)}
         return Tally(paper_id, counts.get(UP, 0), counts.get(DOWN, 0))
+
+
+class ReactionCounter:
+    """Reactions on the bot's paper messages, counted as votes; everything else ignored."""
+
+    def __init__(
+        self,
+        *,
+        ledger: DeliveryLedger,
+        votes: VoteBook,
+        events: EventLog,
+        clock: Clock,
+        vote_emoji: frozenset[str],
+        down_emoji: frozenset[str],
+    ) -> None:
+        self.ledger = ledger
+        self.votes = votes
+        self.events = events
+        self.clock = clock
+        self.vote_emoji = frozenset(normalize_emoji(e) for e in vote_emoji)
+        self.down_emoji = frozenset(normalize_emoji(e) for e in down_emoji)
+
+    async def handle(self, reaction: Reaction) -> Vote | None:
+        """Count a reaction on a paper message this bot posted; None for anything else."""
+        if reaction.by_bot:
+            return None
+        platform = reaction.post.channel.platform
+        if reaction.event_id and not await self.events.first_time(
+            platform, reaction.event_id, now=self.clock.now()
+        ):
+            return None  # a retried delivery of an event already handled
+        emoji = normalize_emoji(reaction.emoji)
+        kind = UP if emoji in self.vote_emoji else DOWN if emoji in self.down_emoji else None
+        if kind is None:
+            return None
+        post = reaction.post
+        posted = await self.ledger.posted_paper(post.channel.platform, post.channel.channel, post.message_id)
+        if posted is None:
+            return None
+        changed = await self.votes.record(
+            post=post,
+            posted=posted,
+            user=reaction.user,
+            kind=kind,
+            emoji=reaction.emoji.strip(),
+            added=reaction.added,
+            now=self.clock.now(),
+        )
+        return Vote(
+            paper_id=posted.paper_id,
+            community=posted.community,
+            kind=kind,
+            added=reaction.added,
+            changed=changed,
+        )
+
+    async def tally(self, platform: str, community: str, paper_id: str) -> Tally:
+        """A paper's 👍 and 👎 count in one community."""
+        return await self.votes.tally(platform, community, paper_id)

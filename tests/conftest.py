@@ -285,7 +285,7 @@ async def _core(
         async with build_core(settings, clock=clock, source=source) as built:
             built.bot.attach(publisher)
             # Waits between tries of a failed send are recorded, not waited (the clock is fake too).
-            built.bot.digester.sleep = RecordingSleep()
+            built.digester.sleep = RecordingSleep()
             try:
                 yield built
             finally:

@@ -90,9 +90,6 @@ class FilePublisher:
     async def send_dm(self, user: UserRef, message: Outgoing) -> None:
         raise AssertionError("a digest worker sends no direct messages")
 
-    async def can_manage(self, user: UserRef, channel: ChannelRef) -> bool:
-        return True
-
 
 def _check_protocol(publisher: FilePublisher) -> Publisher:
     return publisher  # mypy checks that FilePublisher satisfies bot.ports.Publisher

@@ -69,11 +69,10 @@ class Published:
 
 @dataclass
 class RecordingPublisher:
-    """Records every message; can fail or hang the Nth publish, or refuse management."""
+    """Records every message; can fail or hang the Nth publish."""
 
     platform: str = "test"
     who_manages: str = "channel managers"
-    managers: set[str] | None = None  # None: everyone may manage channels
     posts: list[Published] = field(default_factory=list)
     dms: list[tuple[UserRef, Outgoing]] = field(default_factory=list)
     fail_at: dict[int, BaseException] = field(default_factory=dict)
@@ -103,9 +102,6 @@ class RecordingPublisher:
             self.dm_failures -= 1
             raise ConnectionResetError("DM failed")
         self.dms.append((user, message))
-
-    async def can_manage(self, user: UserRef, channel: ChannelRef) -> bool:
-        return self.managers is None or user.user in self.managers
 
     def paper_posts(self) -> list[Published]:
         return [p for p in self.posts if p.paper_id]

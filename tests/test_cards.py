@@ -104,7 +104,7 @@ def test_an_escaped_cut_keeps_the_longest_start_that_fits() -> None:
 
 
 def test_a_search_line_fits_the_terminal_width_when_given_one() -> None:
-    from bot.render import search_line
+    from adapters.cli_render import search_line
 
     paper = sample("2505.07787")
     whole = search_line(paper)

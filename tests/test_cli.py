@@ -194,7 +194,7 @@ async def test_channels_lists_subscriptions_under_a_header_row(  # type: ignore[
         core.bot.attach(RecordingPublisher())
         user, channel = UserRef("test", "team-1", "U1"), ChannelRef("test", "team-1", "C1")
         reply = await core.bot.handle_command(
-            Command("digest", "here 08:30 Europe/Berlin top 5", user, channel)
+            Command("digest", "here 08:30 Europe/Berlin top 5", user, channel, can_manage=True)
         )
         assert reply.ok, reply.text
     listed = await run_cli("channels")

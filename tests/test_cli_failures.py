@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from bot.db import create_engine
+from bot.db import create_engine, upgrade
 from tests.cli_runner import Result, run_paperboy
 from tests.conftest import POSTGRES_URL
 from tests.paperboy_process import PROJECT_ROOT, spawn
@@ -227,9 +227,12 @@ async def test_commands_load_only_the_libraries_they_use(
     assert loaded == repr(expected)
 
 
-async def test_a_database_upgraded_by_a_newer_paperboy_is_one_line(cli: Cli, database_url: str) -> None:
+async def test_a_database_upgraded_by_a_newer_paperboy_is_one_line(cli: Cli, empty_database_url: str) -> None:
+    # A database of its own: the shared migrated one must stay at this paperboy's revision.
+    database_url = empty_database_url
     engine = create_engine(database_url)
     try:
+        await upgrade(engine)
         async with engine.begin() as conn:
             await conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
     finally:

@@ -10,15 +10,18 @@ from adapters.app import Core
 from bot.commands import parse_command
 from bot.types import ChannelRef, Command, Reply, UserRef
 from tests.fake_hf import FakeHF, Fault
-from tests.fakes import FakeClock, RecordingPublisher, sample_items
+from tests.fakes import FakeClock, sample_items
 
 CHANNEL = ChannelRef("test", "team-1", "C1")
 USER = UserRef("test", "team-1", "U1")
 
 
-async def run(core: Core, text: str, user: UserRef = USER, channel: ChannelRef = CHANNEL) -> Reply:
+async def run(
+    core: Core, text: str, user: UserRef = USER, channel: ChannelRef = CHANNEL, *, can_manage: bool = True
+) -> Reply:
+    """`can_manage`: the right the platform reported for the caller (Manage Channels, a Slack admin)."""
     name, args = parse_command(text)
-    return await core.bot.handle_command(Command(name, args, user, channel))
+    return await core.bot.handle_command(Command(name, args, user, channel, can_manage=can_manage))
 
 
 @pytest.fixture
@@ -115,12 +118,11 @@ async def test_today_is_the_newest_list_by_upvotes(core: Core, fake_hf: FakeHF) 
     assert [i.detail.split(" · ")[0] for i in reply.items] == [f"▲ {n}" for n in range(12, 2, -1)]
 
 
-async def test_digest_here_needs_a_channel_manager(core: Core, publisher: RecordingPublisher) -> None:
-    publisher.managers = {"boss"}
-    denied = await run(core, "digest here 08:30")
+async def test_digest_here_needs_a_channel_manager(core: Core) -> None:
+    denied = await run(core, "digest here 08:30", can_manage=False)
     assert not denied.ok and "Only channel managers can change this channel's digest." in denied.text
-    assert await core.bot.subscriptions.get(CHANNEL) is None
-    assert not (await run(core, "digest off")).ok
+    assert await core.subscriptions.get(CHANNEL) is None
+    assert not (await run(core, "digest off", can_manage=False)).ok
     boss = UserRef("test", "team-1", "boss")
     allowed = await run(
         core, "digest here 08:30 europe/berlin top 5 min-upvotes 3 +agents -survey flat", boss
@@ -131,7 +133,7 @@ async def test_digest_here_needs_a_channel_manager(core: Core, publisher: Record
         "only agents, without survey, papers straight in the channel. "
         "Next post: due now, with Thu 20 Nov 2025's list (within a few minutes)."
     )
-    sub = await core.bot.subscriptions.get(CHANNEL)
+    sub = await core.subscriptions.get(CHANNEL)
     assert sub is not None
     assert (sub.post_time, sub.timezone, sub.size, sub.min_upvotes) == (dt.time(8, 30), "Europe/Berlin", 5, 3)
     assert (sub.include_keywords, sub.exclude_keywords, sub.threaded) == (("agents",), ("survey",), False)
@@ -186,7 +188,7 @@ async def test_a_crashing_command_gets_an_apology_not_a_traceback(core: Core, mo
     async def boom(*args: object, **kwargs: object) -> None:
         raise RuntimeError("database on fire")
 
-    monkeypatch.setattr(core.bot.router, "do_search", boom)
+    monkeypatch.setattr(core.bot.commands, "do_search", boom)
     reply = await run(core, "search x")
     assert not reply.ok and reply.text.startswith("Sorry, something went wrong")
     assert "database on fire" not in reply.text
@@ -225,7 +227,7 @@ async def test_control_characters_in_a_saved_search_are_dropped(core: Core) -> N
 async def test_show_of_an_unstored_paper_answers_soon_when_hugging_face_does_not(
     core: Core, fake_hf: FakeHF
 ) -> None:
-    core.bot.interactive_budget = 0.3  # the setting's default is 5 s
+    core.lookup.budget = 0.3  # the setting's default is 5 s
     fake_hf.fail_next(*(Fault(delay=3.0) for _ in range(5)))
     reply = await run(core, "show 2505.07787")
     assert not reply.ok

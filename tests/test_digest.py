@@ -27,7 +27,9 @@ def at(year: int, month: int, day: int, hour: int = 12, minute: int = 0) -> dt.d
 
 
 async def subscribe(core: Core, options: str = "09:00 UTC", channel: ChannelRef = CHANNEL) -> str:
-    reply = await core.bot.handle_command(Command("digest", f"here {options}", ADMIN, channel))
+    reply = await core.bot.handle_command(
+        Command("digest", f"here {options}", ADMIN, channel, can_manage=True)
+    )
     assert reply.ok, reply.text
     return reply.text
 
@@ -136,11 +138,11 @@ async def test_a_list_that_stays_empty_is_given_up_after_two_more_weekdays(
     await core.bot.catch_up()
     clock.set(at(2025, 12, 1, 9, 5))  # Monday: still awaited (until Monday's list closes)
     await core.bot.catch_up()
-    sub = await core.bot.subscriptions.get(CHANNEL)
+    sub = await core.subscriptions.get(CHANNEL)
     assert sub is not None and sub.awaited_days == (dt.date(2025, 11, 27),)
     clock.set(at(2025, 12, 2, 9, 5))  # Tuesday: given up
     await core.bot.catch_up()
-    sub = await core.bot.subscriptions.get(CHANNEL)
+    sub = await core.subscriptions.get(CHANNEL)
     assert sub is not None and sub.awaited_days == ()
     status = await core.bot.handle_command(Command("digest", "status", ADMIN, CHANNEL))
     assert "Waiting for" not in status.text
@@ -184,7 +186,7 @@ async def test_a_failed_send_is_tried_again_within_the_run(
     outcome = await core.bot.post_digest(CHANNEL)
     assert outcome.complete and outcome.posted == 11
     assert outcome.note == "Posted Thu 20 Nov 2025's list (10 papers)."
-    assert core.bot.digester.sleep.waits == [2.0, 10.0]  # type: ignore[attr-defined]
+    assert core.digester.sleep.waits == [2.0, 10.0]  # type: ignore[attr-defined]
     headers = [p for p in publisher.posts if not p.paper_id]
     papers = [p.paper_id for p in publisher.paper_posts()]
     assert len(headers) == 1 and len(papers) == 10 and len(set(papers)) == 10
@@ -204,15 +206,15 @@ async def test_a_run_that_gives_up_says_what_is_missing_and_a_rerun_completes_it
         "Thu 20 Nov 2025's digest is incomplete: 8 of 11 messages could not be sent "
         "(test said internal_error; tried 3 times); the next run sends them."
     )
-    sub = await core.bot.subscriptions.get(CHANNEL)
+    sub = await core.subscriptions.get(CHANNEL)
     assert sub is not None and sub.last_posted_day is None  # not called posted
     status = await core.bot.handle_command(Command("digest", "status", ADMIN, CHANNEL))
     assert "Last post: none yet." in status.text and "incomplete: 8 of 11" in status.text
-    rows = await core.bot.ledger.of_day(CHANNEL, dt.date(2025, 11, 20))
+    rows = await core.ledger.of_day(CHANNEL, dt.date(2025, 11, 20))
     assert all(row.claimed_at == RELEASED for row in rows if row.sent_at is None)  # every claim given back
 
     # Another process (here: another claim owner) completes it at once, without a lease to wait.
-    core.bot.digester.owner = "another-process"
+    core.digester.owner = "another-process"
     resumed = await core.bot.post_digest(CHANNEL)
     assert resumed.complete and resumed.posted == 8
     assert resumed.note == "Posted Thu 20 Nov 2025's list (10 papers)."
@@ -220,7 +222,7 @@ async def test_a_run_that_gives_up_says_what_is_missing_and_a_rerun_completes_it
     papers = [p.paper_id for p in publisher.paper_posts()]
     assert len(headers) == 1 and len(papers) == 10 and len(set(papers)) == 10
     assert all(p.thread == headers[0].ref for p in publisher.paper_posts())
-    sub = await core.bot.subscriptions.get(CHANNEL)
+    sub = await core.subscriptions.get(CHANNEL)
     assert sub is not None and sub.last_posted_day == dt.date(2025, 11, 20)
 
 
@@ -238,7 +240,7 @@ async def test_a_message_refused_for_good_is_left_out_not_retried_at_every_run(
     assert len(publisher.paper_posts()) == 3
     again = await core.bot.post_digest(CHANNEL)
     assert again.complete and publisher.attempts == 5  # and not at the next run either
-    sub = await core.bot.subscriptions.get(CHANNEL)
+    sub = await core.subscriptions.get(CHANNEL)
     assert sub is not None and sub.last_posted_day == dt.date(2025, 11, 20)
 
 
@@ -249,7 +251,7 @@ async def test_a_send_that_never_answers_is_given_up_and_tried_again(
     await subscribe(core)
     # A platform that never answers must not hold a claim until its lease runs out and another
     # process posts the same message: a send is bounded by half the lease (shortened here).
-    core.bot.ledger.publish_timeout = dt.timedelta(seconds=0.05)
+    core.ledger.publish_timeout = dt.timedelta(seconds=0.05)
     publisher.hang_at.add(3)
     outcome = await core.bot.post_digest(CHANNEL)
     assert outcome.complete and publisher.abandoned == 1
@@ -258,7 +260,7 @@ async def test_a_send_that_never_answers_is_given_up_and_tried_again(
 
 
 async def test_a_claim_taken_over_is_not_marked_sent_by_its_first_owner(core: Core, clock: FakeClock) -> None:
-    ledger = core.bot.ledger
+    ledger = core.ledger
     day = dt.date(2025, 11, 20)
     first = await ledger.claim(CHANNEL, day, "paper", "2511.00001", owner="slow", now=clock.now())
     clock.advance(minutes=6)
@@ -276,9 +278,9 @@ async def test_claims_left_by_a_dead_process_are_taken_over_after_the_lease(
     fake_hf.set_day("2025-11-20", sample_items(4, day=dt.date(2025, 11, 20)))
     await subscribe(core)
     day = dt.date(2025, 11, 20)
-    ledger = core.bot.ledger
+    ledger = core.ledger
     # Another process claimed the header and all papers, sent the header and one paper, and died.
-    listed = (await core.bot.ingestor.fetch_days([day]), await core.store.daily_list(day))[1].papers
+    listed = (await core.ingestor.fetch_days([day]), await core.store.daily_list(day))[1].papers
     header = await ledger.claim(CHANNEL, day, "header", owner="dead", now=clock.now())
     claims = [
         await ledger.claim(CHANNEL, day, "paper", p.id, position=i, owner="dead", now=clock.now())
@@ -415,10 +417,10 @@ async def test_a_post_that_waits_for_its_list_is_scheduled_for_when_it_closes(
     await subscribe(core, "09:00 Asia/Tokyo")
     clock.set(at(2025, 11, 25, 0))  # Tuesday 09:00 in Tokyo; Monday's list closes at 11:30
     assert await core.bot.catch_up() == [] and publisher.posts == []
-    when = core.bot.scheduler.next_run("digest-wait:test:team-1:C1")
+    when = core.scheduler.next_run("digest-wait:test:team-1:C1")
     assert when == at(2025, 11, 25, 2, 30)  # 11:30 in Tokyo, not the next refresh after it
-    await core.bot.handle_command(Command("digest", "off", ADMIN, CHANNEL))
-    assert core.bot.scheduler.next_run("digest-wait:test:team-1:C1") is None
+    await core.bot.handle_command(Command("digest", "off", ADMIN, CHANNEL, can_manage=True))
+    assert core.scheduler.next_run("digest-wait:test:team-1:C1") is None
 
 
 async def test_a_first_post_between_post_time_and_close_does_not_put_a_channel_behind(
@@ -489,8 +491,8 @@ async def test_start_schedules_stored_subscriptions_and_catches_up(
     fake_hf.set_day("2025-11-20", sample_items(2, day=dt.date(2025, 11, 20)))
     await subscribe(core)
     await core.bot.start()
-    assert "digest:test:team-1:C1" in core.bot.scheduler.job_ids()
-    assert "refresh" in core.bot.scheduler.job_ids()
+    assert "digest:test:team-1:C1" in core.scheduler.job_ids()
+    assert "refresh" in core.scheduler.job_ids()
     await wait_for(lambda: len(publisher.posts) == 3)
 
 
@@ -511,9 +513,9 @@ async def test_start_refreshes_the_lists_at_once_not_after_the_first_interval(
 async def test_digest_off_unschedules(core: Core, publisher: RecordingPublisher) -> None:
     await subscribe(core)
     await core.bot.start()
-    off = await core.bot.handle_command(Command("digest", "off", ADMIN, CHANNEL))
+    off = await core.bot.handle_command(Command("digest", "off", ADMIN, CHANNEL, can_manage=True))
     assert off.text == "Daily digest off for this channel." and not off.ephemeral
-    assert "digest:test:team-1:C1" not in core.bot.scheduler.job_ids()
+    assert "digest:test:team-1:C1" not in core.scheduler.job_ids()
 
 
 async def test_unfetchable_list_is_explained_in_status(
@@ -552,19 +554,19 @@ async def test_monday_recap_ranks_last_weeks_papers_by_votes(
         await core.bot.handle_reaction(Reaction(cards[2].ref, UserRef("test", "team-1", voter), "👍", True))
     await core.bot.handle_reaction(Reaction(cards[0].ref, UserRef("test", "team-1", "U1"), "👍", True))
     clock.set(at(2025, 11, 24, 9, 5))
-    recap = await core.bot.digester.recap(CHANNEL)
+    recap = await core.digester.recap(CHANNEL)
     assert recap.posted == 1
     text = publisher.posts[-1].text
     assert text.startswith("Weekly recap")
     first, second = (line for line in text.splitlines() if line[:2] in {"1.", "2."})
     assert cards[2].text in first and "👍 2" in first and "👍 1" in second
-    assert (await core.bot.digester.recap(CHANNEL)).posted == 0
+    assert (await core.digester.recap(CHANNEL)).posted == 0
 
 
 async def test_no_votes_no_recap(core: Core, publisher: RecordingPublisher, clock: FakeClock) -> None:
     await subscribe(core)
     clock.set(at(2025, 11, 24, 9, 5))
-    assert (await core.bot.digester.recap(CHANNEL)).posted == 0
+    assert (await core.digester.recap(CHANNEL)).posted == 0
     assert publisher.posts == []
 
 
@@ -625,11 +627,11 @@ async def test_a_post_time_changed_elsewhere_is_kept_by_a_job_scheduled_for_the_
     # Another process moved the post time to 17:00; this one still runs a job at 09:00.
     fake_hf.set_day("2025-11-21", sample_items(2, day=dt.date(2025, 11, 21)))
     await subscribe(core, "09:00 UTC")
-    sub = await core.bot.subscriptions.get(CHANNEL)
+    sub = await core.subscriptions.get(CHANNEL)
     assert sub is not None
-    await core.bot.subscriptions.save(dataclasses.replace(sub, post_time=dt.time(17, 0)), now=clock.now())
+    await core.subscriptions.save(dataclasses.replace(sub, post_time=dt.time(17, 0)), now=clock.now())
     clock.set(at(2025, 11, 24, 9))
-    assert await core.bot._digest_job(CHANNEL) is None  # what the stale 09:00 job runs
+    assert await core.digests.run_job(CHANNEL) is None  # what the stale 09:00 job runs
     assert publisher.posts == []
     clock.set(at(2025, 11, 24, 17))
     await core.bot.catch_up()
@@ -664,7 +666,7 @@ async def test_digest_post_of_an_empty_list_is_awaited_too_and_an_old_empty_list
         "Hugging Face's list for Thu 27 Nov 2025 is empty so far. paperboy checks it at every "
         "refresh until Mon 1 Dec 2025 and posts it then."
     )
-    sub = await core.bot.subscriptions.get(CHANNEL)
+    sub = await core.subscriptions.get(CHANNEL)
     assert sub is not None and sub.awaited_days == (dt.date(2025, 11, 27),)  # as it promised
     old = await core.bot.post_digest(CHANNEL, day=dt.date(2025, 5, 16))  # an old empty day
     assert old.note == "Hugging Face's list for Fri 16 May 2025 has no papers; nothing was posted."

@@ -244,7 +244,7 @@ async def test_votes_from_raw_reactions_on_uncached_messages(
     paper_id = card["embeds"][0]["url"].rsplit("/", 1)[1]
 
     async def up() -> int:
-        return (await core.bot.votes.tally("discord", str(GUILD_ID), paper_id)).up
+        return (await core.votes.tally("discord", str(GUILD_ID), paper_id)).up
 
     async def until_up(expected: int) -> None:
         loop = asyncio.get_running_loop()

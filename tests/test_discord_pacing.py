@@ -157,7 +157,7 @@ async def test_a_fan_out_over_the_global_limit_completes_without_a_429(
     fake_hf.set_day(DAY.isoformat(), sample_items(1, day=DAY))
     channels = [ChannelRef("discord", str(GUILD_ID), str(fake.add_text_channel())) for _ in range(CHANNELS)]
     for channel in channels:
-        await core.bot.subscriptions.save(Subscription(channel), now=core.bot.clock.now())
+        await core.subscriptions.save(Subscription(channel), now=core.digester.clock.now())
     adapter = DiscordAdapter(core.bot, DiscordConfig(token="fake-token", guild_ready_timeout=0.05))
     core.bot.attach(adapter)
     await adapter.start()

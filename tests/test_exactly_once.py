@@ -164,7 +164,9 @@ def posted(out: Path) -> list[dict[str, Any]]:
 
 async def prepare(core: Core) -> list[str]:
     """Subscribe the channel and store the day's list; the ids the digest must post, in order."""
-    reply = await core.bot.handle_command(Command("digest", "here 09:00 UTC", ADMIN, CHANNEL))
+    reply = await core.bot.handle_command(
+        Command("digest", "here 09:00 UTC", ADMIN, CHANNEL, can_manage=True)
+    )
     assert reply.ok, reply.text
     report = await core.ingestor.fetch_days([DAY])
     assert report.papers == 12
@@ -189,7 +191,7 @@ def assert_one_complete_digest(lines: list[dict[str, Any]], expected_ids: list[s
 
 async def assert_ledger_matches(core: Core, lines: list[dict[str, Any]]) -> None:
     """Every delivery row is marked sent, with the message id the channel shows."""
-    rows = await core.bot.ledger.of_day(CHANNEL, DAY)
+    rows = await core.ledger.of_day(CHANNEL, DAY)
     assert len(rows) == 11 and all(row.sent_at is not None for row in rows)
     assert {(row.paper_id or None, row.message_id) for row in rows} == {
         (line["paper_id"], line["message_id"]) for line in lines
@@ -246,7 +248,7 @@ async def test_a_killed_process_leaves_the_rest_to_the_next_one_after_the_lease(
         first = posted(out)
         assert [line["kind"] for line in first] == ["header", "paper", "paper", "paper"]
         assert [line["paper_id"] for line in first[1:]] == expected_ids[:3]
-        rows = await core.bot.ledger.of_day(CHANNEL, DAY)
+        rows = await core.ledger.of_day(CHANNEL, DAY)
         assert len(rows) == 11 and sum(row.sent_at is not None for row in rows) == 4
 
         # Within the dead process's lease, another process posts nothing.

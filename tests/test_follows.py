@@ -80,7 +80,7 @@ async def test_papers_a_digest_fetches_first_are_alerted_too(
 ) -> None:
     await follow(core, ALICE, "reasoning")
     admin = UserRef("test", "team-1", "admin")
-    await core.bot.handle_command(Command("digest", "here 09:00 UTC", admin, CHANNEL))
+    await core.bot.handle_command(Command("digest", "here 09:00 UTC", admin, CHANNEL, can_manage=True))
     fake_hf.set_day("2025-11-20", sample_items(12, day=dt.date(2025, 11, 20)))
     await core.bot.post_digest(CHANNEL)  # its own fetch stores the list before any refresh
     assert len(publisher.dms) == 1 and publisher.dms[0][0] == ALICE
@@ -133,7 +133,7 @@ async def test_refresh_during_an_outage_says_so_once(core: Core, fake_hf: FakeHF
     from tests.fake_hf import Fault
 
     announced: list[str] = []
-    core.bot.announce = announced.append
+    core.announcer.listen(announced.append)
     fake_hf.fail_next(*[Fault(503)] * 100)
     assert await core.bot.refresh() is None
     assert await core.bot.refresh() is None
@@ -180,7 +180,7 @@ async def test_two_processes_send_a_paper_to_a_user_once_whichever_searches_matc
     b_done = asyncio.Event()
     a_held = asyncio.Event()
     searches = 0
-    real_search = core.bot.follows.search.search
+    real_search = core.follows.search.search
 
     async def held_after_the_first_search(*args: Any, **kwargs: Any) -> Any:
         nonlocal searches
@@ -197,10 +197,10 @@ async def test_two_processes_send_a_paper_to_a_user_once_whichever_searches_matc
         finally:
             b_done.set()
 
-    core.bot.follows.search.search = held_after_the_first_search  # type: ignore[method-assign]
+    core.follows.search.search = held_after_the_first_search  # type: ignore[method-assign]
     try:
         from_a, from_b = await asyncio.gather(
-            core.bot.follows.alerts(listed, now=clock.now(), platforms={"test"}), process_b()
+            core.follows.alerts(listed, now=clock.now(), platforms={"test"}), process_b()
         )
     finally:
         await other.search.aclose()

@@ -135,7 +135,7 @@ async def test_bad_signatures_get_401_and_do_nothing(
     caplog.set_level(logging.DEBUG, logger="slack_bolt.RequestVerification")
     async with slack.http.post(slack.url, data=body, headers=headers) as response:
         assert response.status == 401
-    assert await slack.core.bot.subscriptions.get(ChannelRef("slack", TEAM, CHANNEL)) is None
+    assert await slack.core.subscriptions.get(ChannelRef("slack", TEAM, CHANNEL)) is None
     assert slack.fake.responses == {} and slack.fake.calls == []
     assert "digest+here" not in caplog.text and "response_url" not in caplog.text
     if tamper != "missing":
@@ -386,7 +386,7 @@ async def test_a_card_whose_thumbnail_slack_cannot_fetch_still_goes_out(
     assert retried.params["text"] == refused[0].params["text"]
     assert "accessory" not in retried.params["blocks"][0]  # ... so it went out without it
     outcome = await slack.core.bot.post_digest(ChannelRef("slack", TEAM, CHANNEL))
-    rows = await slack.core.bot.ledger.of_day(ChannelRef("slack", TEAM, CHANNEL), dt.date(2025, 11, 20))
+    rows = await slack.core.ledger.of_day(ChannelRef("slack", TEAM, CHANNEL), dt.date(2025, 11, 20))
     assert outcome.posted == 0 and len(rows) == 4 and all(row.message_id for row in rows)
 
 

@@ -22,7 +22,7 @@ def user(name: str, community: str = "team-a") -> UserRef:
 
 async def post_digest(core: Core, channel: ChannelRef) -> None:
     admin = UserRef("test", channel.community, "admin")
-    await core.bot.handle_command(Command("digest", "here", admin, channel))
+    await core.bot.handle_command(Command("digest", "here", admin, channel, can_manage=True))
     await core.bot.post_digest(channel)
 
 
@@ -50,7 +50,7 @@ async def test_add_remove_add_nets_one(core: Core, fake_hf: FakeHF, publisher: R
     alice = user("alice")
     for added in (True, False, True, True):
         await react(core, ref, alice, added=added)
-    tally = await core.bot.votes.tally("test", "team-a", posted[TEAM_A][1].paper_id or "")
+    tally = await core.votes.tally("test", "team-a", posted[TEAM_A][1].paper_id or "")
     assert (tally.up, tally.down) == (1, 0)
     listing = await top_text(core, TEAM_A)
     assert f"{posted[TEAM_A][1].text} | 👍 1 · ▲" in listing
@@ -66,10 +66,10 @@ async def test_one_vote_per_user_across_channels_and_removal(
     await react(core, same_paper_a1.ref, alice)
     await react(core, same_paper_a2.ref, alice)
     await react(core, same_paper_a2.ref, bob)
-    tally = await core.bot.votes.tally("test", "team-a", same_paper_a1.paper_id or "")
+    tally = await core.votes.tally("test", "team-a", same_paper_a1.paper_id or "")
     assert tally.up == 2
     await react(core, same_paper_a1.ref, alice, added=False)  # still reacting in the other channel
-    assert (await core.bot.votes.tally("test", "team-a", same_paper_a1.paper_id or "")).up == 2
+    assert (await core.votes.tally("test", "team-a", same_paper_a1.paper_id or "")).up == 2
 
 
 async def test_communities_are_kept_apart(core: Core, fake_hf: FakeHF, publisher: RecordingPublisher) -> None:
@@ -102,7 +102,7 @@ async def test_thumbs_down_is_counted_apart_and_skin_tones_are_the_same_vote(
     await react(core, card.ref, user("alice"), "👍🏽")
     await react(core, card.ref, user("bob"), "👎")
     await react(core, card.ref, user("carol"), "👎🏿")
-    tally = await core.bot.votes.tally("test", "team-a", card.paper_id or "")
+    tally = await core.votes.tally("test", "team-a", card.paper_id or "")
     assert (tally.up, tally.down) == (1, 2)
     assert "👍 1 · 👎 2" in await top_text(core, TEAM_A)
     only_down = posted[TEAM_A][1]
@@ -117,11 +117,11 @@ async def test_removing_one_of_two_reactions_keeps_the_vote_the_other_makes(
     card = posted[TEAM_A][0]
     await react(core, card.ref, user("alice"), "👍")
     await react(core, card.ref, user("alice"), "👍🏽")  # a second reaction, one vote
-    assert (await core.bot.votes.tally("test", "team-a", card.paper_id or "")).up == 1
+    assert (await core.votes.tally("test", "team-a", card.paper_id or "")).up == 1
     await react(core, card.ref, user("alice"), "👍🏽", added=False)
-    assert (await core.bot.votes.tally("test", "team-a", card.paper_id or "")).up == 1  # 👍 is still there
+    assert (await core.votes.tally("test", "team-a", card.paper_id or "")).up == 1  # 👍 is still there
     await react(core, card.ref, user("alice"), "👍", added=False)
-    assert (await core.bot.votes.tally("test", "team-a", card.paper_id or "")).up == 0
+    assert (await core.votes.tally("test", "team-a", card.paper_id or "")).up == 0
 
 
 async def test_user_ids_are_stored_only_as_keyed_hashes(
@@ -134,7 +134,7 @@ async def test_user_ids_are_stored_only_as_keyed_hashes(
         key = (await conn.execute(text("SELECT value FROM app_secrets"))).scalar()
     assert rows and "U0SECRETID" not in repr(rows)
     assert key and len(key) == 64
-    assert rows[0]._mapping["user_hash"] == core.bot.votes.user_hash(user("U0SECRETID"))
+    assert rows[0]._mapping["user_hash"] == core.votes.user_hash(user("U0SECRETID"))
 
 
 async def test_top_periods_and_bad_period(core: Core, fake_hf: FakeHF, publisher: RecordingPublisher) -> None:
@@ -156,7 +156,7 @@ async def test_a_retried_event_counts_once(
     await core.bot.handle_reaction(Reaction(ref, user("alice"), "👍", False, event_id="Ev2"))
     await core.bot.handle_reaction(Reaction(ref, user("alice"), "👍", False, event_id="Ev2"))
     await core.bot.handle_reaction(Reaction(ref, user("alice"), "👍", True, event_id="Ev1"))  # a late retry
-    assert (await core.bot.votes.tally("test", "team-a", posted[TEAM_A][0].paper_id or "")).up == 0
+    assert (await core.votes.tally("test", "team-a", posted[TEAM_A][0].paper_id or "")).up == 0
 
 
 async def test_a_reaction_reported_in_the_thread_counts_for_the_post(
@@ -167,7 +167,7 @@ async def test_a_reaction_reported_in_the_thread_counts_for_the_post(
     assert card.ref.thread  # posted in the header's thread
     in_thread = PostRef(ChannelRef("test", "team-a", card.ref.thread), card.ref.message_id)
     assert await react(core, in_thread, user("alice")) is not None
-    assert (await core.bot.votes.tally("test", "team-a", card.paper_id or "")).up == 1
+    assert (await core.votes.tally("test", "team-a", card.paper_id or "")).up == 1
 
 
 async def test_top_week_counts_the_votes_cast_this_week_whatever_the_list_day(
@@ -176,7 +176,7 @@ async def test_top_week_counts_the_votes_cast_this_week_whatever_the_list_day(
     # A digest of an older list (posted by hand), voted on today: that is this week's vote.
     fake_hf.set_day("2025-11-10", sample_items(2, day=dt.date(2025, 11, 10)))
     admin = UserRef("test", TEAM_A.community, "admin")
-    await core.bot.handle_command(Command("digest", "here", admin, TEAM_A))
+    await core.bot.handle_command(Command("digest", "here", admin, TEAM_A, can_manage=True))
     await core.bot.post_digest(TEAM_A, day=dt.date(2025, 11, 10))
     [first, second] = publisher.paper_posts()
     await react(core, first.ref, user("alice"))

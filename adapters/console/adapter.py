@@ -22,11 +22,11 @@ from typing import TextIO
 
 from prompt_toolkit.patch_stdout import patch_stdout
 
+from adapters.console.render import render_outgoing, render_reply
 from adapters.console.terminal import interactive, logging_through, open_history_for_user, typed_lines
-from bot.cards import card_text
 from bot.paperbot import PaperBot
 from bot.ports import Outgoing
-from bot.types import ChannelRef, Command, Notice, PostRef, Reaction, Reply, UserRef
+from bot.types import ChannelRef, Command, PostRef, Reaction, UserRef
 
 log = logging.getLogger(__name__)
 
@@ -39,30 +39,44 @@ SLOW_COMMAND_SECONDS = 1.0
 PROMPT_HELP = "Type /paper help for commands, /react ID 👍 to vote on a posted paper, Ctrl-D to quit."
 
 
-def render_outgoing(message: Outgoing) -> str:
-    return message.text if isinstance(message, Notice) else card_text(message)
-
-
-def render_reply(reply: Reply) -> str:
-    parts = [reply.text] if reply.text else []
-    for number, item in enumerate(reply.items, 1):
-        parts.append(f"{number}. {item.title}\n   {item.detail}\n   {item.url}")
-    parts += [card_text(post) for post in reply.posts]
-    return "\n".join(parts)
-
-
 class ConsoleAdapter:
     """Publisher for the console, and the read loop that feeds the core."""
 
     platform = PLATFORM
     who_manages = "the console's user"
 
-    def __init__(self, bot: PaperBot, *, out: TextIO, user: str = "you") -> None:
+    def __init__(
+        self, bot: PaperBot, *, out: TextIO, user: str = "you", lines: AsyncIterable[str] | None = None
+    ) -> None:
+        """`lines`: what `start` serves (`stdin_lines()` for `paperboy run`); None only posts."""
         self.bot = bot
         self.out = out
         self.channel = ChannelRef(PLATFORM, COMMUNITY, CHANNEL)
         self.user = UserRef(PLATFORM, COMMUNITY, user)
-        self.bot_user = UserRef(PLATFORM, COMMUNITY, "paperboy")
+        self._lines = lines
+        self._serving: asyncio.Task[None] | None = None
+
+    # --- lifecycle (adapters/app.py) -----------------------------------------------------------
+
+    @property
+    def publisher(self) -> ConsoleAdapter:
+        return self
+
+    async def start(self) -> None:
+        if self._lines is not None:
+            self._serving = asyncio.create_task(self.run(self._lines), name="console")
+
+    async def finished(self) -> None:
+        """Return when the input has ended or the user quit (every answer printed)."""
+        if self._serving is None:
+            await asyncio.Event().wait()  # only posting: never ends by itself
+        else:
+            await asyncio.shield(self._serving)
+
+    async def stop(self) -> None:
+        if self._serving is not None and not self._serving.done():
+            self._serving.cancel()
+            await asyncio.wait({self._serving})
 
     def _print(self, text: str) -> None:
         self.out.write(text + "\n")
@@ -86,9 +100,6 @@ class ConsoleAdapter:
     async def send_dm(self, user: UserRef, message: Outgoing) -> None:
         self._print(f"[DM to {user.user}] {render_outgoing(message)}")
 
-    async def can_manage(self, user: UserRef, channel: ChannelRef) -> bool:
-        return True  # the person at the terminal owns the console channel
-
     # --- input ------------------------------------------------------------------------------
 
     async def handle_line(self, line: str) -> bool:
@@ -102,7 +113,9 @@ class ConsoleAdapter:
         verb = verb.lower()
         if verb == "/paper":
             name, _, args = rest.strip().partition(" ")
-            reply = await self.bot.handle_command(Command(name, args.strip(), self.user, self.channel))
+            # The person at the terminal owns the console's channel.
+            command = Command(name, args.strip(), self.user, self.channel, can_manage=True)
+            reply = await self.bot.handle_command(command)
             self._print(render_reply(reply))
         elif verb in {"/react", "/unreact"}:
             await self._react(rest, added=verb == "/react")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 
 PLATFORM = "discord"
 THREAD_NAME = "Daily Papers"
+THREADS_KEPT = 512
 THREAD_ALREADY_EXISTS = 160004
 # "Cannot execute action on this channel type": no threads inside a thread or a voice channel's chat.
 NO_THREADS_HERE = 50024
@@ -82,7 +84,7 @@ class DiscordConfig:
 
 def config_from(settings: Settings) -> DiscordConfig:
     if settings.discord_token is None:
-        raise ValueError("DISCORD_TOKEN is not set")
+        raise DiscordLoginError("the Discord adapter needs DISCORD_TOKEN")
     return DiscordConfig(
         token=settings.discord_token.get_secret_value(),
         api_base_url=settings.discord_api_base_url,
@@ -151,10 +153,14 @@ class DiscordAdapter:
     platform = PLATFORM
     who_manages = "members with the Manage Channels permission"
 
-    def __init__(self, bot: PaperBot, config: DiscordConfig, *, sharded: bool = False) -> None:
+    def __init__(
+        self, bot: PaperBot, config: DiscordConfig, *, sharded: bool = False, serve: bool = True
+    ) -> None:
+        """`serve=False`: REST only (`paperboy digest post`, `discord sync`): no gateway."""
         point_at(config)
         self.bot = bot
         self.config = config
+        self.serve = serve
         options: dict[str, Any] = {
             "intents": INTENTS,
             "allowed_mentions": discord.AllowedMentions.none(),
@@ -178,8 +184,10 @@ class DiscordAdapter:
         self.client.setup_hook = self._setup_hook  # type: ignore[method-assign]
         self.client.event(self.on_raw_reaction_add)
         self.client.event(self.on_raw_reaction_remove)
-        self._managers: dict[tuple[str, str, str], bool] = {}
-        self._threads: dict[int, discord.Thread] = {}
+        # The digest threads started lately, by header message id: a digest's papers all go
+        # to one thread, so a few hundred cover every digest posting at once.
+        self._threads: OrderedDict[int, Any] = OrderedDict()
+        self._connection: asyncio.Task[None] | None = None
 
     async def _setup_hook(self) -> None:
         if self.config.sync_commands:
@@ -200,9 +208,22 @@ class DiscordAdapter:
             await self.client.close()
             raise DiscordUnreachable(f"Discord could not be reached ({type(exc).__name__}: {exc})") from None
 
+    @property
+    def publisher(self) -> DiscordAdapter:
+        return self
+
     async def start(self) -> None:
         await self.login()
-        self._connection = asyncio.create_task(self.client.connect(reconnect=True))
+        if self.serve:
+            self._connection = asyncio.create_task(self.client.connect(reconnect=True))
+
+    async def finished(self) -> None:
+        """Return (or raise) when the gateway connection ends for good, which only a fatal
+        error does (discord.py reconnects by itself)."""
+        if self._connection is None:
+            await asyncio.Event().wait()
+        else:
+            await asyncio.shield(self._connection)
 
     async def sync_commands(self, guild_id: int | None = None) -> list[str]:
         """Register /paper globally, or in one guild (instant, for testing)."""
@@ -217,7 +238,7 @@ class DiscordAdapter:
 
     async def stop(self) -> None:
         await self.client.close()
-        task = getattr(self, "_connection", None)
+        task = self._connection
         if task is not None:
             try:
                 await task
@@ -321,9 +342,9 @@ class DiscordAdapter:
         guild = str(interaction.guild_id or "dm")
         channel = ChannelRef(PLATFORM, guild, str(interaction.channel_id))
         user = UserRef(PLATFORM, guild, str(interaction.user.id))
-        self._managers[(guild, channel.channel, user.user)] = interaction.permissions.manage_channels
         name, args = parse_command(text)
-        reply = await self.bot.handle_command(Command(name, args, user, channel))
+        can_manage = interaction.permissions.manage_channels
+        reply = await self.bot.handle_command(Command(name, args, user, channel, can_manage=can_manage))
         content, embeds = reply_message(reply)
         if content:
             await interaction.followup.send(content=content, embeds=embeds, ephemeral=ephemeral)
@@ -361,6 +382,7 @@ class DiscordAdapter:
     async def _thread(self, channel: ChannelRef, header_id: int) -> Any:
         """The thread under the header message (its id is the header's id), started if need be."""
         if header_id in self._threads:
+            self._threads.move_to_end(header_id)
             return self._threads[header_id]
         parent = await self._messageable(int(channel.channel))
         if isinstance(parent, discord.Thread):
@@ -378,6 +400,8 @@ class DiscordAdapter:
             else:
                 raise
         self._threads[header_id] = thread
+        if len(self._threads) > THREADS_KEPT:
+            self._threads.popitem(last=False)
         return thread
 
     async def publish(
@@ -426,7 +450,3 @@ class DiscordAdapter:
         target = self.client.get_user(int(user.user)) or await self.client.fetch_user(int(user.user))
         for content, embeds in outgoing_messages(message):
             await target.send(content=content, embeds=embeds)
-
-    async def can_manage(self, user: UserRef, channel: ChannelRef) -> bool:
-        """Members with Manage Channels in that channel, as the interaction reported them."""
-        return self._managers.get((channel.community, channel.channel, user.user), False)

@@ -7,6 +7,7 @@ multi-workspace through Bolt's OAuth flow with its SQLAlchemy stores in paperboy
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -18,14 +19,15 @@ from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.app.async_server import AsyncSlackAppServer
 from slack_bolt.oauth.async_oauth_flow import AsyncOAuthFlow
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+from slack_sdk.errors import SlackApiError
 from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.slack.blocks import reply_message
 from adapters.slack.publisher import PLATFORM, SlackPublisher, make_client
-from bot.commands import parse_command
+from adapters.slack.render import reply_message
+from bot.commands import changes_a_digest, parse_command
 from bot.config import Settings
 from bot.paperbot import PaperBot
 from bot.ports import ChannelUnavailable
@@ -133,10 +135,14 @@ class SlackConfig:
 
 
 class SlackAdapter:
-    def __init__(self, bot: PaperBot, config: SlackConfig, engine: AsyncEngine) -> None:
+    def __init__(
+        self, bot: PaperBot, config: SlackConfig, engine: AsyncEngine, *, serve: bool = True
+    ) -> None:
+        """`serve=False`: only to post (`paperboy digest post`): `start` opens no way in."""
         _hide_rejected_bodies()
         self.bot = bot
         self.config = config
+        self.serve = serve
         self.client = make_client(token=config.bot_token, base_url=config.api_base_url)
         self.installations: AsyncSQLAlchemyInstallationStore | None = None
         kwargs: dict[str, Any] = {}
@@ -186,11 +192,13 @@ class SlackAdapter:
         await ack()  # within Slack's 3 seconds, before any database or network work
         team = str(body.get("team_id") or "")
         name, args = parse_command(str(body.get("text") or ""))
+        user = UserRef(PLATFORM, team, str(body.get("user_id") or ""))
         command = Command(
             name=name,
             args=args,
-            user=UserRef(PLATFORM, team, str(body.get("user_id") or "")),
+            user=user,
             channel=ChannelRef(PLATFORM, team, str(body.get("channel_id") or "")),
+            can_manage=changes_a_digest(name, args) and await self._is_admin(user),
         )
         reply = await self.bot.handle_command(command)
         text, blocks = reply_message(reply)
@@ -200,6 +208,17 @@ class SlackAdapter:
             response_type="ephemeral" if reply.ephemeral else "in_channel",
             replace_original=False,
         )
+
+    async def _is_admin(self, user: UserRef) -> bool:
+        """Workspace admins and owners manage digests (one users.info call, only when asked)."""
+        client = await self._client_for(user.community)
+        try:
+            info = await client.users_info(user=user.user)
+        except SlackApiError as exc:
+            log.warning("users.info failed: %s", exc.response.get("error"))
+            return False
+        profile = info.get("user") or {}
+        return bool(profile.get("is_admin") or profile.get("is_owner") or profile.get("is_primary_owner"))
 
     async def _on_reaction(self, body: dict[str, Any], event: dict[str, Any], context: Any) -> None:
         item = event.get("item") or {}
@@ -236,6 +255,8 @@ class SlackAdapter:
 
     async def start(self) -> None:
         await self.prepare()
+        if not self.serve:
+            return
         if self.config.app_token:
             self._socket = AsyncSocketModeHandler(self.app, app_token=self.config.app_token)
             await self._socket.connect_async()  # type: ignore[no-untyped-call]
@@ -259,6 +280,9 @@ class SlackAdapter:
         sockets = getattr(server, "sockets", None) or []
         self.port = sockets[0].getsockname()[1] if sockets else self.config.http_port
         log.info("Slack: serving HTTP on %s:%s%s", self.config.http_host, self.port, EVENTS_PATH)
+
+    async def finished(self) -> None:
+        await asyncio.Event().wait()  # a server never ends by itself
 
     async def stop(self) -> None:
         if self._socket is not None:

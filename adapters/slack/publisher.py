@@ -1,4 +1,4 @@
-"""The core's Publisher for Slack: chat.postMessage, DMs and the admin check, over slack_sdk."""
+"""The core's Publisher for Slack: chat.postMessage and DMs, over slack_sdk."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack.blocks import outgoing_message
+from adapters.slack.render import outgoing_message
 from bot.ports import ChannelUnavailable, MessageRejected, Outgoing, PublishFailed
 from bot.types import ChannelRef, Notice, Post, PostRef, UserRef
 
@@ -165,14 +165,3 @@ class SlackPublisher:
         dm_channel = str(opened["channel"]["id"])
         text, blocks = outgoing_message(message)
         await client.chat_postMessage(channel=dm_channel, text=text, blocks=blocks, unfurl_links=False)
-
-    async def can_manage(self, user: UserRef, channel: ChannelRef) -> bool:
-        """Workspace admins and owners manage digests."""
-        client = await self._client_for(user.community)
-        try:
-            info = await client.users_info(user=user.user)
-        except SlackApiError as exc:
-            log.warning("users.info failed: %s", exc.response.get("error"))
-            return False
-        profile = info.get("user") or {}
-        return bool(profile.get("is_admin") or profile.get("is_owner") or profile.get("is_primary_owner"))
