@@ -242,6 +242,7 @@ async def test_a_database_upgraded_by_a_newer_paperboy_is_one_line(cli: Cli, emp
     one_clear_line(result, "the database is at revision 9999, newer than this paperboy knows")
 
 
+@pytest.mark.slow  # waits out SQLite's busy timeout (5 s)
 async def test_a_locked_sqlite_file_is_an_unavailable_service_not_a_bad_setting(
     cli: Cli, tmp_path: Path
 ) -> None:
@@ -280,7 +281,10 @@ async def test_a_postgresql_user_who_may_not_create_tables_is_one_line(cli: Cli)
 
 @pytest.mark.slow  # the connect timeout, 10 s
 async def test_a_postgresql_that_never_answers_is_given_up_after_the_connect_timeout(cli: Cli) -> None:
+    accepted: list[asyncio.StreamWriter] = []
+
     async def accept_and_say_nothing(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(writer)
         await reader.read()  # until the client gives up
 
     server = await asyncio.start_server(accept_and_say_nothing, "127.0.0.1", 0)
@@ -291,6 +295,12 @@ async def test_a_postgresql_that_never_answers_is_given_up_after_the_connect_tim
         )
     finally:
         server.close()
+        # Server.close leaves accepted connections open (before Python 3.13): a handler still
+        # reading when the test's loop closes is cancelled, and its socket is only garbage
+        # collected later, as ResourceWarnings that fail whichever test is running then.
+        for writer in accepted:
+            writer.close()
+        await asyncio.gather(*(writer.wait_closed() for writer in accepted), return_exceptions=True)
     assert result.code == 1
     one_clear_line(result, f"PostgreSQL at 127.0.0.1:{port} is not answering")
 

@@ -104,6 +104,7 @@ async def test_show_by_url_and_on_demand_fetch(core: Core, fake_hf: FakeHF) -> N
 
 
 async def test_show_when_hf_is_down(core: Core, fake_hf: FakeHF) -> None:
+    core.lookup.budget = 0.5  # retried within the budget (5 s by default), then given up
     fake_hf.fail_next(*[Fault(503)] * 20)
     reply = await run(core, "show 2512.06421")
     assert not reply.ok and "Hugging Face is not answering; try again later" in reply.text

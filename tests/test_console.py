@@ -253,3 +253,22 @@ async def test_piped_commands_on_a_fresh_store_wait_for_the_first_fetch(
     assert process.returncode == 0, text
     assert "No Daily Papers lists are stored yet" not in text
     assert re.search(r"^Daily Papers · .* · 2 of 2$", text, re.MULTILINE), text
+
+
+@pytest.mark.parametrize("stdin", ["/dev/null", "a file"])
+async def test_run_with_stdin_that_cannot_be_watched_reads_it_to_the_end(
+    fake_hf: FakeHF, tmp_path: Path, stdin: str
+) -> None:
+    # /dev/null is what a service manager or `docker run` without -i gives: epoll cannot watch
+    # it (EPERM), and paperboy used to wait forever after an asyncio traceback.
+    path = Path(os.devnull)
+    if stdin == "a file":
+        path = tmp_path / "commands.txt"
+        path.write_text("/paper help\n")
+    with path.open("rb") as source:
+        process = await spawn("run", env=hf_env(fake_hf.url, tmp_path), cwd=tmp_path, stdin=source)
+        out, _ = await asyncio.wait_for(process.communicate(), 60)
+    text = out.decode()
+    assert process.returncode == 0, text
+    assert "Traceback" not in text
+    assert ("/paper unfollow" in text) == (stdin == "a file")  # the help's answer

@@ -364,50 +364,43 @@ async def test_catch_up_posts_todays_missed_digest_only_when_its_time_passed(
     assert await core.bot.catch_up() and len(publisher.posts) == 3  # a second catch-up posts nothing
 
 
-@pytest.mark.parametrize(
-    ("zone", "expected"),
-    [
-        # West of the list's close: every weekday's list goes out at the set time next morning.
-        (
-            "America/New_York",
-            [
-                "Mon 09:00 Fri 21",
-                "Tue 09:00 Mon 24",
-                "Wed 09:00 Tue 25",
-                "Thu 09:00 Wed 26",
-                "Fri 09:00 Thu 27",
-                "Mon 09:00 Fri 28",
-            ],
-        ),
-        # East of it, the list closes at 11:30 local, after 09:00: it goes out when it closes,
-        # once a day, and no list is skipped.
-        (
-            "Asia/Tokyo",
-            [
-                "Mon 09:00 Fri 21",
-                "Tue 11:30 Mon 24",
-                "Wed 11:30 Tue 25",
-                "Thu 11:30 Wed 26",
-                "Fri 11:30 Thu 27",
-                "Mon 09:00 Fri 28",
-            ],
-        ),
-    ],
-)
+NEW_YORK = ChannelRef("test", "team-1", "C-new-york")
+TOKYO = ChannelRef("test", "team-1", "C-tokyo")
+
+
 async def test_a_week_of_refreshes_posts_one_digest_a_day_at_the_right_local_time(
-    offline_core: Core,
-    memory_source: MemorySource,
-    publisher: RecordingPublisher,
-    clock: FakeClock,
-    zone: str,
-    expected: list[str],
+    offline_core: Core, memory_source: MemorySource, publisher: RecordingPublisher, clock: FakeClock
 ) -> None:
     clock.set(at(2025, 11, 21, 0))
-    await subscribe(offline_core, f"09:00 {zone}")
+    await subscribe(offline_core, "09:00 America/New_York", channel=NEW_YORK)
+    await subscribe(offline_core, "09:00 Asia/Tokyo", channel=TOKYO)
     posted = await refreshes_until(
-        offline_core, memory_source, publisher, clock, zone, start=at(2025, 11, 23, 12)
+        offline_core,
+        memory_source,
+        publisher,
+        clock,
+        {NEW_YORK: "America/New_York", TOKYO: "Asia/Tokyo"},
+        start=at(2025, 11, 23, 12),
     )
-    assert posted == expected
+    # West of the list's close: every weekday's list goes out at the set time next morning.
+    assert posted[NEW_YORK] == [
+        "Mon 09:00 Fri 21",
+        "Tue 09:00 Mon 24",
+        "Wed 09:00 Tue 25",
+        "Thu 09:00 Wed 26",
+        "Fri 09:00 Thu 27",
+        "Mon 09:00 Fri 28",
+    ]
+    # East of it, the list closes at 11:30 local, after 09:00: it goes out when it closes,
+    # once a day, and no list is skipped.
+    assert posted[TOKYO] == [
+        "Mon 09:00 Fri 21",
+        "Tue 11:30 Mon 24",
+        "Wed 11:30 Tue 25",
+        "Thu 11:30 Wed 26",
+        "Fri 11:30 Thu 27",
+        "Mon 09:00 Fri 28",
+    ]
 
 
 async def test_a_post_that_waits_for_its_list_is_scheduled_for_when_it_closes(
@@ -430,9 +423,9 @@ async def test_a_first_post_between_post_time_and_close_does_not_put_a_channel_b
     clock.set(at(2025, 11, 25, 1))
     await subscribe(offline_core, "09:00 Asia/Tokyo")
     posted = await refreshes_until(
-        offline_core, memory_source, publisher, clock, "Asia/Tokyo", start=clock.now()
+        offline_core, memory_source, publisher, clock, {CHANNEL: "Asia/Tokyo"}, start=clock.now()
     )
-    assert posted == [
+    assert posted[CHANNEL] == [
         "Tue 11:30 Mon 24",
         "Wed 11:30 Tue 25",
         "Thu 11:30 Wed 26",
@@ -446,25 +439,25 @@ async def refreshes_until(
     source: MemorySource,
     publisher: RecordingPublisher,
     clock: FakeClock,
-    zone: str,
+    zones: dict[ChannelRef, str],
     *,
     start: dt.datetime,
-) -> list[str]:
-    """Run the refresh job (which also catches up) every 30 minutes; each digest header posted,
-    as "local weekday and time, list day"."""
+) -> dict[ChannelRef, list[str]]:
+    """Run the refresh job (which also catches up) every 30 minutes; each channel's digest
+    headers, as "local weekday and time, list day"."""
     for offset in range(21):
         day = dt.date(2025, 11, 17) + dt.timedelta(days=offset)
         source.set_day(day, sample_items(2, day=day) if day.weekday() < 5 else [])
-    posted: list[str] = []
+    posted: dict[ChannelRef, list[str]] = {channel: [] for channel in zones}
     clock.set(start)
     while clock.now() < at(2025, 12, 2, 0):
         before = len(publisher.posts)
         await core.bot.refresh()
         for post in publisher.posts[before:]:
             if not post.paper_id and post.text.startswith("Daily Papers"):
-                local = clock.now().astimezone(ZoneInfo(zone))
+                local = clock.now().astimezone(ZoneInfo(zones[post.channel]))
                 listed = post.text.split(" · ")[1]  # "Fri 21 Nov 2025"
-                posted.append(f"{local:%a %H:%M} {listed[:6]}")
+                posted[post.channel].append(f"{local:%a %H:%M} {listed[:6]}")
         clock.advance(minutes=30)
     return posted
 

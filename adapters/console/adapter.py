@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import secrets
+import stat
 import sys
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator
 from typing import TextIO
@@ -228,16 +230,24 @@ def stdin_lines() -> StdinLines:
     return StdinLines()
 
 
-async def _read_stdin() -> AsyncIterator[str]:
-    """Lines from stdin without blocking the event loop (a pipe or a terminal)."""
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader()
+def _watchable(stream: TextIO) -> bool:
+    """A pipe, a socket or a terminal: what the event loop can wait on. A regular file or
+    /dev/null (a service manager's stdin) cannot be: epoll refuses them."""
     try:
-        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    except (ValueError, OSError):
-        # A regular file on stdin cannot be watched; read it in a worker thread instead.
+        mode = os.fstat(stream.fileno()).st_mode
+    except (OSError, ValueError):
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or stream.isatty()
+
+
+async def _read_stdin() -> AsyncIterator[str]:
+    """Lines from stdin without blocking the event loop."""
+    if not _watchable(sys.stdin):
         while line := await asyncio.to_thread(sys.stdin.readline):
             yield line
         return
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     while line_bytes := await reader.readline():
         yield line_bytes.decode("utf-8", errors="replace")
