@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from bot.publishers import Announcer
     from bot.scheduling import Scheduler
     from bot.search import PaperSearch
+    from bot.semantic import SemanticIndex
     from bot.store import PaperStore
     from bot.subscriptions import SubscriptionStore
     from bot.votes import VoteBook
@@ -71,6 +72,7 @@ class Core:
     engine: AsyncEngine
     store: PaperStore
     search: PaperSearch
+    semantic: SemanticIndex | None
     source: PaperSource
     ingestor: Ingestor
     subscriptions: SubscriptionStore
@@ -104,6 +106,7 @@ async def build_core(
     from bot.digest_jobs import DigestSchedule
     from bot.events import EventLog
     from bot.follows import SavedSearches
+    from bot.hybrid import HybridSearch
     from bot.ingest import Ingestor
     from bot.lists import DailyLists
     from bot.lookups import PaperLookup
@@ -134,6 +137,7 @@ async def build_core(
             await upgrade(engine)
         store = PaperStore(engine)
         search = PaperSearch(engine, candidate_cap=settings.search_candidates)
+        semantic = semantic_index(settings, engine)
         ingestor = Ingestor(source=source, store=store, now=clock.now)
         subscriptions = SubscriptionStore(engine)
         ledger = DeliveryLedger(engine, lease=dt.timedelta(seconds=settings.claim_lease_seconds))
@@ -166,7 +170,7 @@ async def build_core(
         lookup = PaperLookup(store=store, source=source, clock=clock, budget=settings.hf_interactive_seconds)
         commands = CommandRouter(
             store=store,
-            search=search,
+            search=HybridSearch(search, semantic),
             subscriptions=subscriptions,
             votes=votes,
             follows=follows,
@@ -174,6 +178,7 @@ async def build_core(
             papers=lookup,
             schedule=digests,
             publishers=publishers,
+            semantic=semantic,
         )
         reactions = ReactionCounter(
             ledger=ledger,
@@ -193,6 +198,7 @@ async def build_core(
             publishers=publishers,
             scheduler=scheduler,
             store=store,
+            semantic=semantic,
             refresh_minutes=settings.refresh_minutes,
         )
         yield Core(
@@ -200,6 +206,7 @@ async def build_core(
             engine=engine,
             store=store,
             search=search,
+            semantic=semantic,
             source=source,
             ingestor=ingestor,
             subscriptions=subscriptions,
@@ -221,6 +228,16 @@ async def build_core(
         if hf is not None:
             await hf.aclose()
         await engine.dispose()
+
+
+def semantic_index(settings: Settings, engine: AsyncEngine) -> SemanticIndex | None:
+    """Search by meaning with the shipped model, unless PAPERBOY_SEMANTIC=off."""
+    if not settings.semantic:
+        return None
+    from bot.embedding import WordLlamaEmbedder
+    from bot.semantic import SemanticIndex
+
+    return SemanticIndex(engine, WordLlamaEmbedder())
 
 
 async def build_adapter(name: str, core: Core, *, serve: bool = True) -> Adapter:

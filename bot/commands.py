@@ -15,13 +15,14 @@ from dataclasses import dataclass
 from bot.cards import authors_line, cut_at_word, day_label, paper_card
 from bot.digest_jobs import DigestSchedule
 from bot.follows import DuplicateSavedSearch, SavedSearches, TooManySavedSearches
+from bot.hybrid import HybridSearch
 from bot.ids import InvalidPaperId, normalize_paper_id
 from bot.lookups import PaperLookup
 from bot.ports import Clock
 from bot.post_calendar import next_post
 from bot.publishers import Publishers
-from bot.query import QueryError, clean_text, parse_query, tokens
-from bot.search import PaperSearch
+from bot.query import QueryError, SearchQuery, clean_text, parse_query, tokens
+from bot.semantic import SemanticIndex
 from bot.source import HFUnavailable
 from bot.store import PaperStore
 from bot.subscriptions import MAX_SIZE, Subscription, SubscriptionStore, resolve_timezone
@@ -35,9 +36,11 @@ USAGE = (
 )
 HELP = """paperboy brings Hugging Face Daily Papers here.
 
-/paper search QUERY: search the archive. Words must all match; "exact phrase", -exclude,
-    author:NAME, org:NAME, since:YYYY-MM-DD, until:YYYY-MM-DD, has:code
+/paper search QUERY: search the archive by words and by meaning: describe what you remember,
+    or use "exact phrase", -exclude, author:NAME, org:NAME, since:YYYY-MM-DD,
+    until:YYYY-MM-DD, has:code
 /paper show ID_OR_URL: one paper (arXiv id, arxiv.org or huggingface.co link)
+/paper similar ID_OR_URL: the papers nearest in meaning to one paper
 /paper today: the newest Daily Papers list
 /paper top [week|month|all]: this team's most-voted papers, by the votes cast in the last 7
     days, 30 days or ever (react 👍 on a posted paper to vote for it, 👎 for "not interested")
@@ -50,6 +53,7 @@ HELP = """paperboy brings Hugging Face Daily Papers here.
 /paper following, /paper unfollow N: your saved searches"""
 
 SEARCH_RESULTS = 10
+RELATED = "related by meaning"  # a result the query's words alone would not have found
 TODAY_SIZE = 10
 TOP_SIZE = 10
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
@@ -187,7 +191,7 @@ def paper_item(paper: Paper, detail_prefix: str = "") -> ListItem:
 @dataclass
 class CommandRouter:
     store: PaperStore
-    search: PaperSearch
+    search: HybridSearch
     subscriptions: SubscriptionStore
     votes: VoteBook
     follows: SavedSearches
@@ -195,6 +199,7 @@ class CommandRouter:
     papers: PaperLookup
     schedule: DigestSchedule  # a digest changed here is rescheduled there
     publishers: Publishers  # who may manage a digest, as each platform's users know them
+    semantic: SemanticIndex | None = None  # None: search by meaning is off (PAPERBOY_SEMANTIC)
 
     async def handle(self, command: Command) -> Reply:
         name = command.name.lower()
@@ -208,6 +213,8 @@ class CommandRouter:
                 return await self.do_search(args)
             if name == "show":
                 return await self.do_show(args)
+            if name in {"similar", "more"}:
+                return await self.do_similar(args)
             if name == "today":
                 return await self.do_today()
             if name == "top":
@@ -241,7 +248,37 @@ class CommandRouter:
             heading += (
                 " (a broad query: ranked among the newest matches; add words or since:/until: to narrow it)"
             )
-        return Reply(heading, items=tuple(paper_item(paper) for paper in results.papers))
+        items = tuple(
+            paper_item(paper, RELATED if paper.id in results.by_meaning else "") for paper in results.papers
+        )
+        return Reply(heading, items=items)
+
+    async def do_similar(self, args: str) -> Reply:
+        if not args:
+            raise UsageError("Similar to which paper? e.g. /paper similar 2505.07787")
+        if self.semantic is None:
+            return Reply("Search by meaning is turned off here (PAPERBOY_SEMANTIC=off).", ok=False)
+        try:
+            paper_id = normalize_paper_id(args.split()[0])
+        except InvalidPaperId as exc:
+            return Reply(str(exc), ok=False)
+        try:
+            paper = await self.papers.paper(paper_id)
+        except HFUnavailable:
+            return Reply(
+                f"{paper_id} is not in the archive yet, and Hugging Face is not answering; try again later.",
+                ok=False,
+            )
+        if paper is None:
+            return Reply(f"Paper {paper_id} was not found on Hugging Face.", ok=False)
+        nearest = await self.semantic.similar_to(paper, SEARCH_RESULTS)
+        found = {p.id: p for p in await self.search.lexical.filtered(SearchQuery(), [i for i, _ in nearest])}
+        items = tuple(
+            paper_item(found[other], f"{score:.0%} alike") for other, score in nearest if other in found
+        )
+        if not items:
+            return Reply(f"No other papers in the archive to compare with {paper_id} yet.")
+        return Reply(f"Papers like {cut_at_word(paper.title, 100)}", items=items)
 
     async def do_show(self, args: str) -> Reply:
         if not args:

@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     claim_lease_seconds: float = Field(
         default=300, ge=10, le=86_400, validation_alias="PAPERBOY_CLAIM_LEASE_SECONDS"
     )
+    # Search by meaning (bot.semantic): on, papers are embedded with the model shipped in the
+    # wordllama package, offline; off (also false/0/no) leaves search to the words alone.
+    semantic: bool = Field(default=True, validation_alias="PAPERBOY_SEMANTIC")
     # Search ranks within the newest this many matches of a query (see BENCHMARKS.md).
     search_candidates: int = Field(
         default=DEFAULT_CANDIDATE_CAP,

@@ -9,7 +9,20 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
 from sqlalchemy.engine import Dialect
 from sqlmodel import Field, SQLModel
 
@@ -219,3 +232,23 @@ class ProcessedEventRow(SQLModel, table=True):
     platform: str = Field(primary_key=True, max_length=32)
     event_id: str = Field(primary_key=True, max_length=128)
     received_at: dt.datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+
+
+class PaperEmbeddingRow(SQLModel, table=True):
+    """A paper's embedding by one model (migration 0010; bot.semantic)."""
+
+    __tablename__ = "paper_embeddings"
+    __table_args__ = (
+        UniqueConstraint("paper_id", "model", name="uq_paper_embeddings_paper_model"),
+        Index("ix_paper_embeddings_model_id", "model", "id"),
+    )
+
+    id: int | None = Field(
+        default=None,
+        sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    )
+    paper_id: str = Field(
+        sa_column=Column(String(64), ForeignKey("papers.id", ondelete="CASCADE"), nullable=False)
+    )
+    model: str = Field(sa_column=Column(String(64), nullable=False))
+    vector: bytes = Field(sa_column=Column(LargeBinary, nullable=False))

@@ -20,6 +20,7 @@ from bot.lists import DailyLists
 from bot.ports import Publisher
 from bot.publishers import Publishers
 from bot.scheduling import Scheduler
+from bot.semantic import SemanticIndex
 from bot.store import PaperStore
 from bot.subscriptions import Subscription
 from bot.types import ChannelRef, Command, FetchReport, Reaction, Reply, Vote
@@ -44,6 +45,7 @@ class PaperBot:
         publishers: Publishers,
         scheduler: Scheduler,
         store: PaperStore,
+        semantic: SemanticIndex | None = None,
         refresh_minutes: float = 30,
     ) -> None:
         self.commands = commands
@@ -55,6 +57,7 @@ class PaperBot:
         self.publishers = publishers
         self.scheduler = scheduler
         self.store = store
+        self.semantic = semantic
         self.refresh_minutes = refresh_minutes
         self._background: set[asyncio.Task[object]] = set()
         self._first_start_over = asyncio.Event()
@@ -104,6 +107,7 @@ class PaperBot:
         """
         report = await self.lists.refresh_recent()
         if report is not None:
+            await self.embed_new()
             await self.alerts.send()
         await self.digests.catch_up()
         return report
@@ -112,8 +116,35 @@ class PaperBot:
         """With an empty store, fetch the last week so that search has something to find."""
         report = await self.lists.first_start()
         if report is not None:
+            await self.embed_new()
             await self.alerts.send()
         return report
+
+    async def embed_new(self) -> int:
+        """Embed the papers stored without a vector (at once unless a backfill is running,
+        which embeds them too); how many."""
+        if self.semantic is None:
+            return 0
+        try:
+            return await self.semantic.embed_missing(wait=False)
+        except Exception:  # search by words goes on; the next refresh tries again
+            log.exception("embedding new papers failed")
+            return 0
+
+    async def backfill_embeddings(self) -> None:
+        """Embed every stored paper without a vector, in the background of `run`."""
+        assert self.semantic is not None
+        missing = await self.semantic.missing()
+        if not missing:
+            return
+        log.info("Search by meaning: embedding %d stored papers in the background", missing)
+        try:
+            await self.semantic.warm_up()
+            done = await self.semantic.embed_missing()
+        except Exception:
+            log.exception("embedding stored papers failed; search by words goes on")
+            return
+        log.info("Search by meaning: embedded %d papers", done)
 
     async def start(self) -> None:
         """Schedule every stored subscription of an attached platform and the refresh job; the
@@ -122,6 +153,8 @@ class PaperBot:
         self.scheduler.every(REFRESH_JOB, self.refresh, minutes=self.refresh_minutes)
         self.scheduler.start()
         self._spawn(self._startup())
+        if self.semantic is not None:
+            self._spawn(self.backfill_embeddings())
 
     async def _startup(self) -> None:
         """In the background, so that the bot answers at once: an empty store gets the last

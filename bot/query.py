@@ -114,6 +114,9 @@ class SearchQuery:
     has_code: bool = False
     # Words and phrases left out as too common to search for ("the", "not").
     skipped: tuple[Term, ...] = ()
+    # Papers with any of the terms, best bm25 first, instead of every term: how search by
+    # words takes part in a natural-language question (bot.hybrid).
+    match_any: bool = False
 
     @property
     def has_text(self) -> bool:
@@ -302,6 +305,8 @@ def _fts_term(term: Term, columns: str = FTS_TEXT_COLUMNS) -> str:
 def to_fts5(query: SearchQuery) -> str:
     """An FTS5 MATCH expression; call only when `query.has_text`."""
     parts = [_fts_term(term) for term in query.terms]
+    if query.match_any and len(parts) > 1:
+        parts = ["(" + " OR ".join(parts) + ")"]
     parts += [f"authors_text : {_fts_string(term)}" for term in query.authors]
     parts += [f"org_text : {_fts_string(term)}" for term in query.orgs]
     expression = " AND ".join(parts)
@@ -324,4 +329,5 @@ def websearch_term(term: Term) -> str:
 def to_websearch(query: SearchQuery) -> str:
     """The words and phrases to match, for websearch_to_tsquery; exclusions are separate
     conditions (websearch_term), so that they do not take part in ranking."""
-    return " ".join(websearch_term(term) for term in query.terms)
+    joint = " or " if query.match_any else " "
+    return joint.join(websearch_term(term) for term in query.terms)

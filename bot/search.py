@@ -133,6 +133,37 @@ class PaperSearch:
             truncated_candidates=bool(papers) and candidates >= self.candidate_cap,
         )
 
+    async def filtered(self, query: SearchQuery, among: Sequence[str]) -> list[Paper]:
+        """The papers of `among` that pass the query's filters (author:, org:, since:, until:,
+        has:code and every -exclusion), whatever their words: search by meaning finds papers
+        by what they are about, and the filters still apply exactly, as the same index reads
+        them. In no particular order."""
+        if not among:
+            return []
+        only_filters = SearchQuery(
+            authors=query.authors,
+            orgs=query.orgs,
+            since=query.since,
+            until=query.until,
+            has_code=query.has_code,
+        )
+        papers = await self._run(only_filters, len(among), among)
+        for term in query.excluded:
+            if not papers:
+                break
+            matching = await self._run(SearchQuery(terms=(term,)), len(papers), [p.id for p in papers])
+            excluded = {paper.id for paper in matching}
+            papers = [paper for paper in papers if paper.id not in excluded]
+        return papers
+
+    async def _run(self, query: SearchQuery, limit: int, among: Sequence[str] | None) -> list[Paper]:
+        if self._reader is not None:
+            sql, params = self._sqlite(query, limit, among)
+            rows = await self._reader.fetch_all(*_sqlite_params(sql, params))
+            return [self._sqlite_paper(row) for row in rows]
+        papers, _candidates = await self._search_postgres(query, limit, among)
+        return list(papers)
+
     async def _search_postgres(
         self, query: SearchQuery, limit: int, among: Sequence[str] | None
     ) -> tuple[tuple[Paper, ...], int]:

@@ -60,6 +60,7 @@ class SearchResults:
     papers: tuple[Paper, ...] = ()
     message: str | None = None
     truncated_candidates: bool = False  # the query was broad; ranking used the newest matches
+    by_meaning: frozenset[str] = frozenset()  # ids found by meaning, not by the query's words
 
 
 @dataclass(frozen=True, slots=True)

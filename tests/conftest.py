@@ -266,6 +266,17 @@ async def offline_core(
         yield built
 
 
+@pytest.fixture
+async def semantic_core(
+    database_url: str, memory_source: MemorySource, clock: FakeClock, publisher: RecordingPublisher
+) -> AsyncIterator[Core]:
+    """`offline_core` with search by meaning on (the shipped model, for real)."""
+    async with _core(
+        database_url, "http://127.0.0.1:9", clock, publisher, source=memory_source, semantic=True
+    ) as built:
+        yield built
+
+
 @asynccontextmanager
 async def _core(
     database_url: str,
@@ -274,12 +285,16 @@ async def _core(
     publisher: RecordingPublisher,
     *,
     source: MemorySource | None = None,
+    semantic: bool = False,
 ) -> AsyncIterator[Core]:
+    # Search by meaning is off unless a test asks for it (`semantic_core`): the words' search
+    # is what most tests pin down, and the model costs a second to load.
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
         PAPERBOY_DATABASE_URL=database_url,
         PAPERBOY_HF_BASE_URL=hf_url,
         PAPERBOY_HF_RETRY_BUDGET_SECONDS=1,
+        PAPERBOY_SEMANTIC=semantic,
     )
     try:
         async with build_core(settings, clock=clock, source=source) as built:
