@@ -12,8 +12,8 @@ process, query embedding included; p50/p95 over 200 queries.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import asyncio
+import dataclasses
 import json
 import random
 import resource

@@ -16,7 +16,7 @@ from dataclasses import replace
 from bot.query import SearchQuery
 from bot.search import PaperSearch
 from bot.semantic import SemanticIndex
-from bot.types import Paper, SearchResults
+from bot.types import SearchResults
 
 LEXICAL_CANDIDATES = 50
 SEMANTIC_CANDIDATES = 50
