@@ -163,6 +163,13 @@ def fetch(
     console = Console(stderr=True)
 
     async def work(core: Core) -> FetchReport:
+        try:
+            return await fetch_into(core)
+        finally:  # what was stored (all of it, or the days before an outage) is searchable by meaning
+            if core.semantic is not None:
+                await core.semantic.embed_missing()
+
+    async def fetch_into(core: Core) -> FetchReport:
         assert isinstance(core.source, HFSource)
         hf = core.source
         today = core.ingestor.today()
@@ -283,6 +290,90 @@ def show(
         typer.echo(json.dumps([paper_json(found)], ensure_ascii=False, indent=2))
         return
     typer.echo("\n".join(detail_lines(found)))
+
+
+@app.command()
+def similar(
+    paper: Annotated[str, typer.Argument(help="arXiv id or arxiv.org / huggingface.co URL.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=100, help="How many papers.")] = 10,
+) -> None:
+    """The papers nearest in meaning to one paper (not the paper itself)."""
+    from adapters.cli_render import paper_json, search_line
+    from bot.ids import InvalidPaperId, normalize_paper_id
+    from bot.query import SearchQuery
+    from bot.source import HFUnavailable
+
+    try:
+        paper_id = normalize_paper_id(paper)
+    except InvalidPaperId as exc:
+        raise _fail(str(exc), EXIT_USAGE) from None
+    settings = _settings()
+    if not settings.semantic:
+        raise _fail("Search by meaning is turned off (PAPERBOY_SEMANTIC=off).", EXIT_USAGE)
+
+    async def work(core: Core) -> tuple[Paper | None, list[tuple[Paper, float]]]:
+        assert core.semantic is not None
+        found = await core.lookup.paper(paper_id)
+        if found is None:
+            return None, []
+        await core.semantic.embed_missing()  # papers stored by other commands, not embedded yet
+        nearest = await core.semantic.similar_to(found, limit)
+        papers = {p.id: p for p in await core.search.filtered(SearchQuery(), [i for i, _ in nearest])}
+        return found, [(papers[i], score) for i, score in nearest if i in papers]
+
+    try:
+        found, nearest = _run(work, settings)
+    except HFUnavailable as exc:
+        raise _fail(
+            f"{paper_id} is not stored yet and Hugging Face is not answering ({exc}).", EXIT_NOT_FOUND
+        ) from None
+    if found is None:
+        raise _fail(f"Paper {paper_id} was not found on Hugging Face.", EXIT_NOT_FOUND)
+    if as_json:
+        rows = [{**paper_json(other), "similarity": round(score, 4)} for other, score in nearest]
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    if not nearest:
+        typer.echo(f"No other papers in the archive to compare with {paper_id} yet.")
+        return
+    width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None
+    for other, score in nearest:
+        typer.echo(f"{score:.0%}  " + search_line(other, width=width - 5 if width else None))
+
+
+@app.command()
+def embed() -> None:
+    """Embed the stored papers that have no vector yet, for search by meaning (resumable)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    settings = _settings()
+    if not settings.semantic:
+        raise _fail("Search by meaning is turned off (PAPERBOY_SEMANTIC=off).", EXIT_USAGE)
+    console = Console(stderr=True)
+
+    async def work(core: Core) -> int:
+        assert core.semantic is not None
+        missing = await core.semantic.missing()
+        if not missing:
+            return 0
+        await core.semantic.warm_up()
+        if not console.is_terminal:
+            return await core.semantic.embed_missing()
+        with Progress(
+            TextColumn("Embedding papers"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+        ) as bar:
+            task = bar.add_task("embed", total=missing)
+            return await core.semantic.embed_missing(progress=lambda done: bar.update(task, completed=done))
+
+    done = _run(work, settings)
+    typer.echo(f"Embedded {_count(done, 'paper')}." if done else "Every stored paper is embedded already.")
 
 
 @app.command()

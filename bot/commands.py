@@ -26,7 +26,7 @@ from bot.semantic import SemanticIndex
 from bot.source import HFUnavailable
 from bot.store import PaperStore
 from bot.subscriptions import MAX_SIZE, Subscription, SubscriptionStore, resolve_timezone
-from bot.types import ChannelRef, Command, ListItem, Paper, Reply
+from bot.types import ChannelRef, Command, ListItem, Paper, Reply, SearchResults
 from bot.votes import VoteBook
 
 USAGE = (
@@ -54,6 +54,7 @@ HELP = """paperboy brings Hugging Face Daily Papers here.
 
 SEARCH_RESULTS = 10
 RELATED = "related by meaning"  # a result the query's words alone would not have found
+SOME_WORDS = "some of the words"
 TODAY_SIZE = 10
 TOP_SIZE = 10
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
@@ -188,6 +189,13 @@ def paper_item(paper: Paper, detail_prefix: str = "") -> ListItem:
     return ListItem(title=cut_at_word(paper.title, 200), url=paper.url, detail=" · ".join(facts))
 
 
+def why_found(paper_id: str, results: SearchResults) -> str:
+    """Said before a result that does not have every word of the query, so it is no surprise."""
+    if paper_id in results.by_meaning:
+        return RELATED
+    return SOME_WORDS if paper_id in results.some_words else ""
+
+
 @dataclass
 class CommandRouter:
     store: PaperStore
@@ -248,9 +256,7 @@ class CommandRouter:
             heading += (
                 " (a broad query: ranked among the newest matches; add words or since:/until: to narrow it)"
             )
-        items = tuple(
-            paper_item(paper, RELATED if paper.id in results.by_meaning else "") for paper in results.papers
-        )
+        items = tuple(paper_item(paper, why_found(paper.id, results)) for paper in results.papers)
         return Reply(heading, items=items)
 
     async def do_similar(self, args: str) -> Reply:

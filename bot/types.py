@@ -61,6 +61,7 @@ class SearchResults:
     message: str | None = None
     truncated_candidates: bool = False  # the query was broad; ranking used the newest matches
     by_meaning: frozenset[str] = frozenset()  # ids found by meaning, not by the query's words
+    some_words: frozenset[str] = frozenset()  # ids with some of the query's words, not all
 
 
 @dataclass(frozen=True, slots=True)

@@ -209,3 +209,29 @@ async def test_channels_lists_subscriptions_under_a_header_row(  # type: ignore[
         "last posted list",
     ]
     assert row.split("\t") == ["test", "team-1", "C1", "08:30 Europe/Berlin", "5", "active", "not yet"]
+
+
+async def test_fetch_embeds_and_similar_lists_the_nearest_papers(run_cli) -> None:  # type: ignore[no-untyped-def]
+    fetched = await run_cli("fetch", "--since", "2023-05-01", "--until", "2023-12-31")
+    assert fetched.code == 0, fetched.err
+    done = await run_cli("embed")
+    assert done.out.strip() == "Every stored paper is embedded already."  # fetch embedded them
+    near = await run_cli("similar", "2305.90001", "--json")
+    assert near.code == 0, near.err
+    rows = json.loads(near.out)
+    assert rows and "2305.90001" not in [row["id"] for row in rows]
+    assert [row["similarity"] for row in rows] == sorted((row["similarity"] for row in rows), reverse=True)
+    assert REQUIRED_KEYS <= rows[0].keys()
+    off = await run_cli("similar", "2305.90001", env={"PAPERBOY_SEMANTIC": "off"})
+    assert off.code == 2 and "PAPERBOY_SEMANTIC=off" in off.err
+    missing = await run_cli("similar", "2505.99999")
+    assert missing.code == 1 and "2505.99999 was not found on Hugging Face" in missing.err
+
+
+async def test_embed_backfills_papers_stored_without_vectors(run_cli) -> None:  # type: ignore[no-untyped-def]
+    off = {"PAPERBOY_SEMANTIC": "off"}
+    assert (await run_cli("fetch", "--since", "2025-05-01", "--until", "2025-05-31", env=off)).code == 0
+    done = await run_cli("embed")
+    assert done.code == 0 and done.out.startswith("Embedded ") and done.out.strip().endswith("papers.")
+    again = await run_cli("embed")
+    assert again.out.strip() == "Every stored paper is embedded already."
