@@ -118,6 +118,7 @@ async def build_core(
     from bot.source import HFSource
     from bot.store import PaperStore
     from bot.subscriptions import SubscriptionStore
+    from bot.taste import Tastes
     from bot.votes import ReactionCounter, VoteBook, load_vote_key
 
     clock = clock or SystemClock()
@@ -179,6 +180,7 @@ async def build_core(
             schedule=digests,
             publishers=publishers,
             semantic=semantic,
+            tastes=Tastes(votes, semantic) if semantic is not None else None,
         )
         reactions = ReactionCounter(
             ledger=ledger,

@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import dataclasses
 import json
+import os
 import random
 import resource
 import statistics
@@ -126,21 +127,26 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
-async def speed(count: int) -> None:
+async def speed(count: int, keep: str | None) -> None:
     papers = sample_papers()
     with tempfile.TemporaryDirectory() as folder:
-        engine = create_engine(f"sqlite:///{folder}/speed.db")
+        path = keep or f"{folder}/speed.db"
+        reuse = keep is not None and await asyncio.to_thread(os.path.exists, keep)
+        engine = create_engine(f"sqlite:///{path}")
         await upgrade(engine)
         store = PaperStore(engine)
         corpus = synthetic(count, papers)
-        for start in range(0, len(corpus), 5000):
-            await store.upsert_papers(corpus[start : start + 5000], now=NOW)
+        if not reuse:  # a kept database is searched again as it is
+            for start in range(0, len(corpus), 5000):
+                await store.upsert_papers(corpus[start : start + 5000], now=NOW)
         semantic = SemanticIndex(engine, WordLlamaEmbedder())
         await semantic.warm_up()
         started, cpu = time.perf_counter(), time.process_time()
         embedded = await semantic.embed_missing()
         took, cpu_took = time.perf_counter() - started, time.process_time() - cpu
-        print(f"embedded {embedded} papers in {took:.1f} s ({embedded / took:.0f}/s; {cpu_took:.1f} CPU-s)")
+        if embedded:
+            rate = embedded / took
+            print(f"embedded {embedded} papers in {took:.1f} s ({rate:.0f}/s; {cpu_took:.1f} CPU-s)")
         started = time.perf_counter()
         await semantic.load_new()
         print(f"loaded {len(semantic.index)} vectors in {time.perf_counter() - started:.2f} s")
@@ -173,8 +179,9 @@ def main() -> None:
     sub.add_parser("quality")
     speed_parser = sub.add_parser("speed")
     speed_parser.add_argument("--papers", type=int, default=100_000)
+    speed_parser.add_argument("--keep", help="build the database at this path and keep it (for RSS of run)")
     args = parser.parse_args()
-    asyncio.run(quality() if args.what == "quality" else speed(args.papers))
+    asyncio.run(quality() if args.what == "quality" else speed(args.papers, args.keep))
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from bot.semantic import SemanticIndex
 from bot.source import HFUnavailable
 from bot.store import PaperStore
 from bot.subscriptions import MAX_SIZE, Subscription, SubscriptionStore, resolve_timezone
+from bot.taste import MIN_VOTES, Tastes
 from bot.types import ChannelRef, Command, ListItem, Paper, Reply, SearchResults
 from bot.votes import VoteBook
 
@@ -41,6 +42,7 @@ HELP = """paperboy brings Hugging Face Daily Papers here.
     until:YYYY-MM-DD, has:code
 /paper show ID_OR_URL: one paper (arXiv id, arxiv.org or huggingface.co link)
 /paper similar ID_OR_URL: the papers nearest in meaning to one paper
+/paper recommend: recent papers this team has not voted on, most like what it votes 👍 first
 /paper today: the newest Daily Papers list
 /paper top [week|month|all]: this team's most-voted papers, by the votes cast in the last 7
     days, 30 days or ever (react 👍 on a posted paper to vote for it, 👎 for "not interested")
@@ -53,6 +55,7 @@ HELP = """paperboy brings Hugging Face Daily Papers here.
 /paper following, /paper unfollow N: your saved searches"""
 
 SEARCH_RESULTS = 10
+RECOMMEND_CANDIDATES = 300  # the newest papers a recommendation is chosen from
 RELATED = "related by meaning"  # a result the query's words alone would not have found
 SOME_WORDS = "some of the words"
 TODAY_SIZE = 10
@@ -208,6 +211,7 @@ class CommandRouter:
     schedule: DigestSchedule  # a digest changed here is rescheduled there
     publishers: Publishers  # who may manage a digest, as each platform's users know them
     semantic: SemanticIndex | None = None  # None: search by meaning is off (PAPERBOY_SEMANTIC)
+    tastes: Tastes | None = None
 
     async def handle(self, command: Command) -> Reply:
         name = command.name.lower()
@@ -223,6 +227,8 @@ class CommandRouter:
                 return await self.do_show(args)
             if name in {"similar", "more"}:
                 return await self.do_similar(args)
+            if name in {"recommend", "recommended", "foryou"}:
+                return await self.do_recommend(command)
             if name == "today":
                 return await self.do_today()
             if name == "top":
@@ -258,6 +264,34 @@ class CommandRouter:
             )
         items = tuple(paper_item(paper, why_found(paper.id, results)) for paper in results.papers)
         return Reply(heading, items=items)
+
+    async def do_recommend(self, command: Command) -> Reply:
+        if self.tastes is None:
+            return Reply(
+                "Recommendations need search by meaning, turned off here (PAPERBOY_SEMANTIC=off).", ok=False
+            )
+        platform, community = command.channel.platform, command.channel.community
+        recent = await self.search.lexical.newest(RECOMMEND_CANDIDATES)
+        if not recent:
+            return Reply("No papers are stored yet. Try again after the first fetch.")
+        taste = await self.tastes.of(platform, community)
+        if taste is None:
+            votes = await self.tastes.vote_count(platform, community)
+            by_upvotes = sorted(recent, key=lambda paper: -(paper.upvotes or 0))[:SEARCH_RESULTS]
+            return Reply(
+                f"Recommendations learn from this team's 👍 and 👎 on posted papers: {votes} of "
+                f"{MIN_VOTES} votes so far. Meanwhile, the newest papers by Hugging Face upvotes:",
+                items=tuple(paper_item(paper) for paper in by_upvotes),
+            )
+        voted = await self.tastes.voted(platform, community)
+        papers = {paper.id: paper for paper in recent if paper.id not in voted}
+        ranked = self.tastes.rank(taste, list(papers))[:SEARCH_RESULTS]
+        items = tuple(
+            paper_item(papers[paper_id], f"for this team {score:+.2f}") for paper_id, score in ranked
+        )
+        if not items:
+            return Reply("This team has voted on every recent paper already.")
+        return Reply(f"Recent papers for this team, learned from its {taste.votes} votes:", items=items)
 
     async def do_similar(self, args: str) -> Reply:
         if not args:

@@ -156,6 +156,10 @@ class PaperSearch:
             papers = [paper for paper in papers if paper.id not in excluded]
         return papers
 
+    async def newest(self, limit: int) -> list[Paper]:
+        """The newest papers of the archive, by publication date."""
+        return await self._run(SearchQuery(), limit, None)
+
     async def _run(self, query: SearchQuery, limit: int, among: Sequence[str] | None) -> list[Paper]:
         if self._reader is not None:
             sql, params = self._sqlite(query, limit, among)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -33,12 +34,18 @@ log = logging.getLogger(__name__)
 EMBEDDINGS = PaperEmbeddingRow.__table__  # type: ignore[attr-defined]
 PAPERS = PaperRow.__table__  # type: ignore[attr-defined]
 EMBED_BATCH = 256
+LOAD_INTERVAL = 1.0  # seconds
+LOAD_CHUNK = 5000
 
 Progress = Callable[[int], None]  # papers embedded so far in this run
 
 
 class VectorIndex:
-    """Normalised vectors by paper id; nearest by cosine (a dot product)."""
+    """Normalised vectors by paper id; nearest by cosine (a dot product).
+
+    The matrix grows by doubling its capacity, so that loading 10^5 vectors a chunk at a time
+    copies each about once, not once per chunk: peak memory stays near the vectors' own size.
+    """
 
     def __init__(self, dimensions: int) -> None:
         import numpy as np
@@ -46,11 +53,15 @@ class VectorIndex:
         self.dimensions = dimensions
         self._ids: list[str] = []
         self._row_of: dict[str, int] = {}
-        self._matrix = np.zeros((0, dimensions), dtype=np.float32)
+        self._storage = np.zeros((0, dimensions), dtype=np.float32)
         self.last_id = 0  # the newest database row loaded
 
     def __len__(self) -> int:
         return len(self._ids)
+
+    @property
+    def _matrix(self) -> npt.NDArray[np.float32]:
+        return self._storage[: len(self._ids)]
 
     def add(self, paper_ids: Sequence[str], vectors: npt.NDArray[np.float32]) -> None:
         import numpy as np
@@ -61,16 +72,34 @@ class VectorIndex:
             if row is None:
                 fresh.append(index)
             else:
-                self._matrix[row] = vectors[index]
-        if fresh:
-            for index in fresh:
-                self._row_of[paper_ids[index]] = len(self._ids)
-                self._ids.append(paper_ids[index])
-            self._matrix = np.concatenate([self._matrix, vectors[fresh]])
+                self._storage[row] = vectors[index]
+        if not fresh:
+            return
+        needed = len(self._ids) + len(fresh)
+        if needed > len(self._storage):
+            grown = np.zeros((max(needed, 2 * len(self._storage), 1024), self.dimensions), dtype=np.float32)
+            grown[: len(self._ids)] = self._matrix
+            self._storage = grown
+        start = len(self._ids)
+        self._storage[start:needed] = vectors[fresh]
+        for offset, index in enumerate(fresh):
+            self._row_of[paper_ids[index]] = start + offset
+            self._ids.append(paper_ids[index])
 
     def vector(self, paper_id: str) -> npt.NDArray[np.float32] | None:
         row = self._row_of.get(paper_id)
         return None if row is None else self._matrix[row]
+
+    def mean(self) -> npt.NDArray[np.float32] | None:
+        return self._matrix.mean(axis=0) if self._ids else None
+
+    def scores(self, vector: npt.NDArray[np.float32], paper_ids: Sequence[str]) -> dict[str, float]:
+        """Cosine of `vector` with each of these papers that has a vector."""
+        rows = [(paper_id, row) for paper_id in paper_ids if (row := self._row_of.get(paper_id)) is not None]
+        if not rows:
+            return {}
+        values = self._matrix[[row for _, row in rows]] @ vector
+        return {paper_id: float(value) for (paper_id, _), value in zip(rows, values, strict=True)}
 
     def nearest(
         self, vector: npt.NDArray[np.float32], k: int, *, exclude: str | None = None
@@ -95,6 +124,8 @@ class SemanticIndex:
         self.index = VectorIndex(embedder.dimensions)
         self._loading = asyncio.Lock()
         self._embedding = asyncio.Lock()
+        self._checked_at = -LOAD_INTERVAL  # monotonic time of the last look for new rows
+        self._stale = True  # this process stored vectors since: look at once
 
     async def warm_up(self) -> None:
         """Load the model now (about a second, in a thread), not at the first question."""
@@ -102,26 +133,33 @@ class SemanticIndex:
 
     # --- the vectors in memory ---------------------------------------------------------------
 
-    async def load_new(self) -> int:
-        """Load the rows stored since the last call (by any process); how many."""
+    async def load_new(self, *, force: bool = False) -> int:
+        """Load the rows stored since the last look (by any process); how many. Another
+        process's new vectors are looked for at most once a LOAD_INTERVAL (a query each search
+        would cost 1-3 ms); this process's own at once."""
         import numpy as np
 
+        now = time.monotonic()
+        if not (force or self._stale or now - self._checked_at >= LOAD_INTERVAL):
+            return 0
         async with self._loading:
-            stmt = (
-                select(EMBEDDINGS.c.id, EMBEDDINGS.c.paper_id, EMBEDDINGS.c.vector)
-                .where(EMBEDDINGS.c.model == self.embedder.name, EMBEDDINGS.c.id > self.index.last_id)
-                .order_by(EMBEDDINGS.c.id)
-            )
-            async with self.engine.connect() as conn:
-                rows = (await conn.execute(stmt)).all()
-            if not rows:
-                return 0
-            vectors = np.frombuffer(b"".join(row.vector for row in rows), dtype="<f4").reshape(
-                len(rows), self.embedder.dimensions
-            )
-            self.index.add([row.paper_id for row in rows], vectors.astype(np.float32))
-            self.index.last_id = rows[-1].id
-            return len(rows)
+            self._checked_at, self._stale = now, False
+            loaded = 0
+            while True:  # in chunks: 10^5 rows at once would hold them twice over in memory
+                stmt = (
+                    select(EMBEDDINGS.c.id, EMBEDDINGS.c.paper_id, EMBEDDINGS.c.vector)
+                    .where(EMBEDDINGS.c.model == self.embedder.name, EMBEDDINGS.c.id > self.index.last_id)
+                    .order_by(EMBEDDINGS.c.id)
+                    .limit(LOAD_CHUNK)
+                )
+                async with self.engine.connect() as conn:
+                    rows = (await conn.execute(stmt)).all()
+                if not rows:
+                    return loaded
+                vectors = np.frombuffer(b"".join(row.vector for row in rows), dtype="<f4")
+                self.index.add([row.paper_id for row in rows], vectors.reshape(len(rows), -1))
+                self.index.last_id = rows[-1].id
+                loaded += len(rows)
 
     async def nearest(self, text: str, k: int) -> list[tuple[str, float]]:
         """The papers nearest in meaning to `text`, best first, with their cosine."""
@@ -186,6 +224,7 @@ class SemanticIndex:
                 ]
                 async with self.engine.begin() as conn:
                     await conn.execute(insert, values)
+                self._stale = True
                 done += len(rows)
                 if progress is not None:
                     progress(done)

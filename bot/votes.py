@@ -151,6 +151,20 @@ class VoteBook:
             downs = {row.paper_id: int(row.down) for row in await conn.execute(downs_stmt)}
         return [Tally(paper, up, downs.get(paper, 0)) for paper, up in ups]
 
+    async def leanings(self, platform: str, community: str) -> list[Tally]:
+        """Every paper this community voted on, with its 👍 and 👎 voters: what it likes."""
+        voters = func.count(func.distinct(REACTIONS.c.user_hash))
+        stmt = (
+            select(REACTIONS.c.paper_id, REACTIONS.c.kind, voters.label("n"))
+            .where(REACTIONS.c.platform == platform, REACTIONS.c.community == community)
+            .group_by(REACTIONS.c.paper_id, REACTIONS.c.kind)
+        )
+        counts: dict[str, dict[str, int]] = {}
+        async with self.engine.connect() as conn:
+            for row in await conn.execute(stmt):
+                counts.setdefault(row.paper_id, {})[row.kind] = int(row.n)
+        return [Tally(paper, kinds.get(UP, 0), kinds.get(DOWN, 0)) for paper, kinds in sorted(counts.items())]
+
     async def tally(self, platform: str, community: str, paper_id: str) -> Tally:
         voters = func.count(func.distinct(REACTIONS.c.user_hash))
         stmt = (

@@ -143,6 +143,6 @@ async def test_another_process_embeddings_are_searched_too(
     # A second instance on the same database (PostgreSQL scale-out) loads what is stored.
     other = SemanticIndex(semantic_core.engine, WordLlamaEmbedder())
     nearest = await other.nearest(QUESTION, 1)
-    assert await other.load_new() == 0 and len(other.index) == 60
+    assert await other.load_new(force=True) == 0 and len(other.index) == 60
     paper = await semantic_core.store.get_paper(nearest[0][0])
     assert paper is not None and paper.title == DEBATE
