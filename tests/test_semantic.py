@@ -14,9 +14,11 @@ from sqlalchemy import text
 import bot.semantic
 from adapters.app import Core
 from bot.commands import RELATED, parse_command
+from bot.deliveries import PostedPaper
 from bot.embedding import WordLlamaEmbedder
 from bot.semantic import SemanticIndex
-from bot.types import ChannelRef, Command, Reply, UserRef
+from bot.types import ChannelRef, Command, PostRef, Reply, UserRef
+from bot.votes import DOWN, UP
 from tests.fake_hf import load_sample
 from tests.fakes import MemorySource
 
@@ -146,3 +148,45 @@ async def test_another_process_embeddings_are_searched_too(
     assert await other.load_new(force=True) == 0 and len(other.index) == 60
     paper = await semantic_core.store.get_paper(nearest[0][0])
     assert paper is not None and paper.title == DEBATE
+
+
+VISION_LIKED = ["2310.90001", "2504.90001", "2503.90001"]  # vision transformers, retrieval, style transfer
+OVERTHINKING_DISLIKED = ["2502.90003", "2504.90004", "2508.90003"]
+# Papers about vision, images or network design, as the liked ones are.
+VISUAL = {"2512.06421", "2507.90001", "2504.90002", "2511.90001", "2412.90002", "2308.90001", "2406.90001"}
+
+
+async def vote(core: Core, paper_id: str, voter: str, kind: str) -> None:
+    post = PostRef(CHANNEL, f"msg-{paper_id}")
+    posted = PostedPaper(CHANNEL.community, paper_id, dt.date(2025, 11, 20))
+    user = UserRef("test", CHANNEL.community, voter)
+    emoji = "👍" if kind == UP else "👎"
+    now = dt.datetime(2025, 11, 21, tzinfo=dt.UTC)
+    assert await core.votes.record(
+        post=post, posted=posted, user=user, kind=kind, emoji=emoji, added=True, now=now
+    )
+
+
+async def test_recommend_learns_what_a_team_votes_up(
+    semantic_core: Core, memory_source: MemorySource
+) -> None:
+    await stock(semantic_core, memory_source)
+    for paper_id in VISION_LIKED[:2]:
+        await vote(semantic_core, paper_id, "ann", UP)
+    early = await run(semantic_core, "recommend")
+    assert early.ok and early.text.startswith("Recommendations learn from this team's 👍 and 👎")
+    assert "2 of 5 votes so far" in early.text and len(early.items) == 10
+    await vote(semantic_core, VISION_LIKED[2], "bob", UP)
+    for paper_id in OVERTHINKING_DISLIKED:
+        await vote(semantic_core, paper_id, "ann", DOWN)
+    reply = await run(semantic_core, "recommend")
+    assert reply.text == "Recent papers for this team, learned from its 6 votes:"
+    titles = [item.url.rsplit("/", 1)[1] for item in reply.items]
+    assert not set(titles) & {*VISION_LIKED, *OVERTHINKING_DISLIKED}  # voted papers are not news
+    assert titles[0] in VISUAL and len(set(titles[:3]) & VISUAL) >= 2
+    assert reply.items[0].detail.startswith("for this team")
+    # Another team's taste is its own: it has no votes yet.
+    other = await semantic_core.bot.handle_command(
+        Command("recommend", "", UserRef("test", "team-2", "U9"), ChannelRef("test", "team-2", "C9"))
+    )
+    assert "0 of 5 votes so far" in other.text
