@@ -152,7 +152,9 @@ async def build_core(
         lists = DailyLists(
             ingestor=ingestor, store=store, clock=clock, announce=announcer, after_fetch=alerts.send
         )
+        tastes = Tastes(votes, semantic) if semantic is not None else None
         digester = Digester(
+            tastes=tastes,
             store=store,
             subscriptions=subscriptions,
             ledger=ledger,
@@ -180,7 +182,7 @@ async def build_core(
             schedule=digests,
             publishers=publishers,
             semantic=semantic,
-            tastes=Tastes(votes, semantic) if semantic is not None else None,
+            tastes=tastes,
         )
         reactions = ReactionCounter(
             ledger=ledger,

@@ -144,12 +144,14 @@ def day_label(day: dt.date) -> str:
     return f"{weekday} {day.day} {month} {day.year}"
 
 
-def digest_header(day: dt.date, shown: int, listed: int) -> str:
+def digest_header(day: dt.date, shown: int, listed: int, *, for_channel: bool = False) -> str:
+    """`for_channel`: the papers are in the channel's taste's order, not Hugging Face's upvotes."""
     if listed == 0:
         return f"Daily Papers · {day_label(day)} · no papers on Hugging Face's list that day"
     if shown == 0:
         return f"Daily Papers · {day_label(day)} · none of {listed} passed this channel's filters"
-    return f"Daily Papers · {day_label(day)} · {shown} of {listed}"
+    ranked = " · ranked for this channel" if for_channel else ""
+    return f"Daily Papers · {day_label(day)} · {shown} of {listed}{ranked}"
 
 
 ALERT_PAPERS_PER_MESSAGE = 10

@@ -25,15 +25,15 @@ from bot.query import QueryError, SearchQuery, clean_text, parse_query, tokens
 from bot.semantic import SemanticIndex
 from bot.source import HFUnavailable
 from bot.store import PaperStore
-from bot.subscriptions import MAX_SIZE, Subscription, SubscriptionStore, resolve_timezone
+from bot.subscriptions import MAX_SIZE, TASTE, UPVOTES, Subscription, SubscriptionStore, resolve_timezone
 from bot.taste import MIN_VOTES, Tastes
 from bot.types import ChannelRef, Command, ListItem, Paper, Reply, SearchResults
 from bot.votes import VoteBook
 
 USAGE = (
-    "Usage: /paper search QUERY · show ID · today · top [week|month|all] · "
-    "digest here [HH:MM] [TIMEZONE] [top N] [min-upvotes N] [+word] [-word] [flat] · digest off · "
-    "digest status · follow QUERY · unfollow N · following · help"
+    "Usage: /paper search QUERY · show ID · similar ID · recommend · today · top [week|month|all] · "
+    "digest here [HH:MM] [TIMEZONE] [top N] [min-upvotes N] [+word] [-word] [flat] [rank taste] · "
+    "digest off · digest status · follow QUERY · unfollow N · following · help"
 )
 HELP = """paperboy brings Hugging Face Daily Papers here.
 
@@ -46,9 +46,10 @@ HELP = """paperboy brings Hugging Face Daily Papers here.
 /paper today: the newest Daily Papers list
 /paper top [week|month|all]: this team's most-voted papers, by the votes cast in the last 7
     days, 30 days or ever (react 👍 on a posted paper to vote for it, 👎 for "not interested")
-/paper digest here [HH:MM] [TIMEZONE] [top N] [min-upvotes N] [+keyword] [-keyword] [flat]:
-    post the daily list in this channel on weekdays (default 09:00 UTC, top 10, in a thread;
-    "flat" posts straight into the channel). Channel managers only.
+/paper digest here [HH:MM] [TIMEZONE] [top N] [min-upvotes N] [+keyword] [-keyword] [flat]
+    [rank taste]: post the daily list in this channel on weekdays (default 09:00 UTC, top 10,
+    in a thread; "flat" posts straight into the channel; "rank taste" orders it by what this
+    team votes 👍). Channel managers only.
 /paper digest off: stop this channel's digest. Channel managers only.
 /paper digest status: when the next digest comes and why a day had none
 /paper follow QUERY: get a direct message when new papers match QUERY
@@ -126,6 +127,12 @@ def parse_digest_options(args: str, base: Subscription) -> Subscription:
                 changes["size"] = number
             else:
                 changes["min_upvotes"] = number
+        elif lowered in {"rank", "ranking", "order"}:
+            wanted = words[index + 1].lower() if index + 1 < len(words) else ""
+            if wanted not in {TASTE, UPVOTES, "votes"}:
+                raise UsageError("rank takes taste (this channel's votes) or upvotes, e.g. `rank taste`.")
+            changes["ranking"] = UPVOTES if wanted == UPVOTES else TASTE
+            index += 1
         elif lowered in {"flat", "no-thread", "nothread", "channel"}:
             changes["threaded"] = False
         elif lowered in {"thread", "threaded"}:
@@ -159,6 +166,8 @@ def describe(sub: Subscription) -> str:
         parts.append("only " + ", ".join(sub.include_keywords))
     if sub.exclude_keywords:
         parts.append("without " + ", ".join(sub.exclude_keywords))
+    if sub.ranking == TASTE:
+        parts.append(f"ranked by this channel's votes (by upvotes until it has cast {MIN_VOTES})")
     parts.append("papers in a thread under the header" if sub.threaded else "papers straight in the channel")
     return ", ".join(parts)
 

@@ -24,7 +24,8 @@ from bot.publishers import Publishers
 from bot.query import tokens
 from bot.source import HFUnavailable
 from bot.store import PaperStore
-from bot.subscriptions import Subscription, SubscriptionStore
+from bot.subscriptions import TASTE, Subscription, SubscriptionStore
+from bot.taste import Tastes
 from bot.types import ChannelRef, Notice, Paper, PostRef, channel_key
 from bot.votes import VoteBook
 
@@ -70,8 +71,11 @@ def _minutes(span: dt.timedelta) -> str:
     return f"{seconds}-second"
 
 
-def select_papers(papers: Sequence[Paper], sub: Subscription) -> list[Paper]:
-    """The channel's share of a list: by HF upvotes, filtered, at most `size`."""
+def select_papers(
+    papers: Sequence[Paper], sub: Subscription, *, order: Sequence[str] | None = None
+) -> list[Paper]:
+    """The channel's share of a list: by HF upvotes (or in `order`, ids best first), filtered,
+    at most `size`."""
     include = [tokens(word) for word in sub.include_keywords]
     exclude = [tokens(word) for word in sub.exclude_keywords]
 
@@ -83,7 +87,12 @@ def select_papers(papers: Sequence[Paper], sub: Subscription) -> list[Paper]:
         return bool(term) and f" {' '.join(term)} " in text
 
     chosen = []
-    for paper in sorted(papers, key=lambda p: -(p.upvotes or 0)):  # stable: ties keep HF's order
+    if order is not None:
+        position = {paper_id: index for index, paper_id in enumerate(order)}
+        ranked = sorted(papers, key=lambda p: position.get(p.id, len(position)))
+    else:
+        ranked = sorted(papers, key=lambda p: -(p.upvotes or 0))  # stable: ties keep HF's order
+    for paper in ranked:
         if (paper.upvotes or 0) < sub.min_upvotes:
             continue
         text = words(paper)
@@ -142,8 +151,10 @@ class Digester:
         refresh_day: Refresh,
         retry_delays: Sequence[float] | None = None,
         max_concurrent: int = MAX_CONCURRENT_DIGESTS,
+        tastes: Tastes | None = None,
     ) -> None:
         self.store = store
+        self.tastes = tastes  # None: search by meaning is off, `rank taste` falls back to upvotes
         self.subscriptions = subscriptions
         self.ledger = ledger
         self.votes = votes
@@ -255,6 +266,16 @@ class Digester:
             )
         return DigestOutcome(target, sent.count, note, complete=complete)
 
+    async def _taste_order(self, sub: Subscription, papers: Sequence[Paper]) -> list[str] | None:
+        """The list's paper ids most to the channel's taste first; None to order by upvotes
+        (ranking by upvotes, or fewer than MIN_VOTES votes so far)."""
+        if sub.ranking != TASTE or self.tastes is None:
+            return None
+        taste = await self.tastes.of(sub.channel.platform, sub.channel.community)
+        if taste is None:
+            return None
+        return [paper_id for paper_id, _score in self.tastes.rank(taste, [paper.id for paper in papers])]
+
     async def _plan(self, sub: Subscription, day: dt.date, now: dt.datetime) -> _Plan | tuple[str, bool]:
         """Claim the header and every chosen paper of `day`, or say why there is nothing to post
         (and whether that is because the list is empty so far)."""
@@ -281,7 +302,7 @@ class Digester:
             # Hugging Face answers an empty list for a closed weekday during incidents, and fills
             # it later: nothing is posted (nor claimed) until papers appear.
             return f"Hugging Face's list for {day_label(day)} is empty so far.", True
-        chosen = select_papers(listed, sub)
+        chosen = select_papers(listed, sub, order=await self._taste_order(sub, listed))
         planned = await self.ledger.claim_plan(
             sub.channel, day, [paper.id for paper in chosen], owner=self.owner, now=now
         )
@@ -311,7 +332,8 @@ class Digester:
         if header.sent_at is None:
             if listed is None:  # a digest resumed: its list was read by the run that planned it
                 listed = len((await self.store.daily_list(day)).papers)
-            text = digest_header(day, len(papers), listed)
+            for_channel = await self._taste_order(sub, []) is not None
+            text = digest_header(day, len(papers), listed, for_channel=for_channel)
             try:
                 header_ref = await self._deliver(sub.channel, day, HEADER, "", publisher, Notice(text), None)
             except MessageRejected as exc:

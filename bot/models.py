@@ -121,6 +121,7 @@ class SubscriptionRow(SQLModel, table=True):
     include_keywords: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     exclude_keywords: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     threaded: bool = True
+    ranking: str = Field(default="upvotes", max_length=16)  # or "taste" (migration 0011)
     paused_reason: str | None = Field(default=None, sa_column=Column(Text))
     last_posted_day: dt.date | None = None
     last_posted_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime))

@@ -19,6 +19,10 @@ DEFAULT_SIZE = 10
 MAX_SIZE = 25
 
 
+UPVOTES = "upvotes"
+TASTE = "taste"
+
+
 @dataclass(frozen=True, slots=True)
 class Subscription:
     channel: ChannelRef
@@ -29,6 +33,7 @@ class Subscription:
     include_keywords: tuple[str, ...] = ()
     exclude_keywords: tuple[str, ...] = ()
     threaded: bool = True
+    ranking: str = UPVOTES  # or TASTE: the channel's votes order its list (bot.taste)
     paused_reason: str | None = None
     last_posted_day: dt.date | None = None
     last_posted_at: dt.datetime | None = None
@@ -70,6 +75,7 @@ def _from_row(row: Any) -> Subscription:
         include_keywords=tuple(m["include_keywords"] or ()),
         exclude_keywords=tuple(m["exclude_keywords"] or ()),
         threaded=m["threaded"],
+        ranking=m["ranking"],
         paused_reason=m["paused_reason"],
         last_posted_day=m["last_posted_day"],
         last_posted_at=m["last_posted_at"],
@@ -121,6 +127,7 @@ class SubscriptionStore:
             "include_keywords": list(sub.include_keywords),
             "exclude_keywords": list(sub.exclude_keywords),
             "threaded": sub.threaded,
+            "ranking": sub.ranking,
             "paused_reason": None,
         }
         async with self.engine.begin() as conn:

@@ -202,6 +202,8 @@ async def test_a_crashing_command_gets_an_apology_not_a_traceback(core: Core, mo
         ("unfollow 99999999999999999999", "unfollow takes the number"),
         ("digest here top ²", "top needs a number"),
         ("digest here min-upvotes 99999999999999999999", "min-upvotes needs a number"),
+        ("digest here rank", "rank takes taste (this channel's votes) or upvotes"),
+        ("digest here rank newest", "rank takes taste (this channel's votes) or upvotes"),
         ("digest here +…", "has no letters, digits or emoji to match"),
         ("digest here -%%%", "has no letters, digits or emoji to match"),
     ],
@@ -244,4 +246,7 @@ async def test_one_result_is_one_match_and_usage_lines_name_every_digest_option(
     several = await run(stocked, "search reasoning")
     assert several.text.startswith(f"{len(several.items)} best matches for: reasoning")
     usage = await run(stocked, "digest sideways")
-    assert "digest here [HH:MM] [TIMEZONE] [top N] [min-upvotes N] [+word] [-word] [flat]" in usage.text
+    assert (
+        "digest here [HH:MM] [TIMEZONE] [top N] [min-upvotes N] [+word] [-word] [flat] [rank taste]"
+        in usage.text
+    )

@@ -84,6 +84,8 @@ async def test_login_syncs_the_paper_command_tree(adapter: DiscordAdapter, fake_
     assert set(subcommands) == {
         "search",
         "show",
+        "similar",
+        "recommend",
         "today",
         "top",
         "digest",
@@ -96,6 +98,8 @@ async def test_login_syncs_the_paper_command_tree(adapter: DiscordAdapter, fake_
     here = next(o for o in subcommands["digest"]["options"] if o["name"] == "here")
     timezone = next(o for o in here["options"] if o["name"] == "timezone")
     assert timezone["autocomplete"] is True
+    rank = next(o for o in here["options"] if o["name"] == "rank")
+    assert [c["value"] for c in rank["choices"]] == ["upvotes", "taste"]
     period = subcommands["top"]["options"][0]
     assert [c["value"] for c in period["choices"]] == ["week", "month", "all"]
     identify = fake_discord.identify_payloads[0]

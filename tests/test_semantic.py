@@ -4,6 +4,7 @@ and PostgreSQL."""
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from collections import defaultdict
 from typing import Any
@@ -20,7 +21,7 @@ from bot.semantic import SemanticIndex
 from bot.types import ChannelRef, Command, PostRef, Reply, UserRef
 from bot.votes import DOWN, UP
 from tests.fake_hf import load_sample
-from tests.fakes import MemorySource
+from tests.fakes import MemorySource, RecordingPublisher
 
 CHANNEL = ChannelRef("test", "team-1", "C1")
 USER = UserRef("test", "team-1", "U1")
@@ -190,3 +191,37 @@ async def test_recommend_learns_what_a_team_votes_up(
         Command("recommend", "", UserRef("test", "team-2", "U9"), ChannelRef("test", "team-2", "C9"))
     )
     assert "0 of 5 votes so far" in other.text
+
+
+async def test_a_digest_ranked_by_taste_puts_what_the_team_likes_first(
+    semantic_core: Core, memory_source: MemorySource, publisher: RecordingPublisher
+) -> None:
+    await stock(semantic_core, memory_source)
+    # Thursday's list: the overthinking papers have the most upvotes, the visual ones the fewest.
+    listed = ["2508.90002", "2505.90001", "2507.90002", "2512.06421", "2504.90002", "2507.90001"]
+    by_id = {item["paper"]["id"]: copy.deepcopy(item) for item in load_sample()}
+    items = [by_id[paper_id] for paper_id in listed]
+    for upvotes, item in zip(range(60, 0, -10), items, strict=True):
+        item["paper"]["upvotes"] = upvotes
+    memory_source.set_day("2025-11-20", items)
+    on = await semantic_core.bot.handle_command(
+        Command("digest", "here 09:00 UTC top 3 rank taste", USER, CHANNEL, can_manage=True)
+    )
+    assert "ranked by this channel's votes (by upvotes until it has cast 5)" in on.text
+    for paper_id in VISION_LIKED:
+        await vote(semantic_core, paper_id, "ann", UP)
+    for paper_id in OVERTHINKING_DISLIKED:
+        await vote(semantic_core, paper_id, "bob", DOWN)
+    await semantic_core.bot.post_digest(CHANNEL, day=dt.date(2025, 11, 20))
+    header, *cards = publisher.posts
+    assert header.text == "Daily Papers · Thu 20 Nov 2025 · 3 of 6 · ranked for this channel"
+    assert {card.paper_id for card in cards} == {"2512.06421", "2504.90002", "2507.90001"}
+    # Another team with no votes yet gets Hugging Face's order, and no claim of a ranking.
+    team_b = ChannelRef("test", "team-2", "C2")
+    await semantic_core.bot.handle_command(
+        Command("digest", "here 09:00 UTC top 3 rank taste", USER, team_b, can_manage=True)
+    )
+    await semantic_core.bot.post_digest(team_b, day=dt.date(2025, 11, 20))
+    header_b, *cards_b = [post for post in publisher.posts if post.channel == team_b]
+    assert header_b.text == "Daily Papers · Thu 20 Nov 2025 · 3 of 6"
+    assert [card.paper_id for card in cards_b] == listed[:3]

@@ -262,6 +262,15 @@ class DiscordAdapter:
         async def show(interaction: discord.Interaction, paper: str) -> None:
             await run(interaction, f"show {paper}")
 
+        @paper.command(name="similar", description="The papers nearest in meaning to one paper")
+        @app_commands.describe(paper="arXiv id, arxiv.org or huggingface.co link")
+        async def similar(interaction: discord.Interaction, paper: str) -> None:
+            await run(interaction, f"similar {paper}")
+
+        @paper.command(name="recommend", description="Recent papers most like what this server votes 👍")
+        async def recommend(interaction: discord.Interaction) -> None:
+            await run(interaction, "recommend")
+
         @paper.command(name="today", description="The newest Daily Papers list")
         async def today(interaction: discord.Interaction) -> None:
             await run(interaction, "today")
@@ -281,6 +290,7 @@ class DiscordAdapter:
             include="Only papers mentioning this keyword",
             exclude="Skip papers mentioning this keyword",
             flat="Post the papers straight in the channel instead of a thread",
+            rank="Order the list by Hugging Face upvotes or by what this server votes 👍",
         )
         async def here(
             interaction: discord.Interaction,
@@ -291,6 +301,7 @@ class DiscordAdapter:
             include: str | None = None,
             exclude: str | None = None,
             flat: bool | None = None,
+            rank: Literal["upvotes", "taste"] | None = None,
         ) -> None:
             parts = ["digest here"]
             parts += [value for value in (time, timezone) if value]
@@ -302,6 +313,8 @@ class DiscordAdapter:
             parts += [f"-{word}" for word in (exclude or "").split()]
             if flat is not None:
                 parts.append("flat" if flat else "thread")
+            if rank is not None:
+                parts.append(f"rank {rank}")
             await run(interaction, " ".join(parts), ephemeral=_private_unless_manager(interaction))
 
         @here.autocomplete("timezone")
