@@ -144,7 +144,7 @@ async def build_core(
         ledger = DeliveryLedger(engine, lease=dt.timedelta(seconds=settings.claim_lease_seconds))
         secret = settings.vote_secret.get_secret_value() if settings.vote_secret else None
         votes = VoteBook(engine, key=await load_vote_key(engine, secret))
-        follows = SavedSearches(engine, search)
+        follows = SavedSearches(engine, search, semantic)
         scheduler = Scheduler()
         publishers = Publishers()
         announcer = Announcer()

@@ -176,7 +176,8 @@ def alert_messages(
                 lines.append(f"Saved search “{query}” · {count} new paper{'s' if count != 1 else ''}:")
             elif not lines:
                 lines.append(f"Saved search “{query}” (continued):")
-            lines.append(f"• {cut_at_word(paper.title, 200)}\n  {paper.url}")
+            why = " (related by meaning)" if paper.id in alert.by_meaning else ""
+            lines.append(f"• {cut_at_word(paper.title, 200)}{why}\n  {paper.url}")
             ids.append(paper.id)
     if ids:
         messages.append(("\n".join(lines), ids))

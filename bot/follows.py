@@ -11,9 +11,11 @@ from sqlalchemy import ColumnElement, and_, delete, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.dialect import insert_for
+from bot.hybrid import query_text
 from bot.models import AlertClaimRow, SavedSearchRow
 from bot.query import QueryError, SearchQuery, parse_query
 from bot.search import MAX_LIMIT, PaperSearch
+from bot.semantic import SemanticIndex
 from bot.types import Alert, Paper, UserRef
 
 SAVED = SavedSearchRow.__table__  # type: ignore[attr-defined]
@@ -72,10 +74,20 @@ def _meaning(query: SearchQuery) -> tuple[object, ...]:
     )
 
 
+# A paper is sent for its meaning alone when it is at least this close to the search's words.
+# A saved search is a few words, and few words reach lower cosines than a question: with the
+# shipped model "picture editing" comes to a style-transfer paper at 0.24, while unrelated
+# papers sit at 0.1-0.2. Such papers are marked "(related by meaning)" in the alert.
+ALERT_MIN_COSINE = 0.22
+
+
 class SavedSearches:
-    def __init__(self, engine: AsyncEngine, search: PaperSearch) -> None:
+    def __init__(
+        self, engine: AsyncEngine, search: PaperSearch, semantic: SemanticIndex | None = None
+    ) -> None:
         self.engine = engine
         self.search = search
+        self.semantic = semantic  # None: saved searches match by their words only
         self._insert = insert_for(engine)
 
     async def add(self, user: UserRef, query: str, *, now: dt.datetime) -> int:
@@ -143,6 +155,7 @@ class SavedSearches:
                 await conn.execute(select(SAVED).where(SAVED.c.platform.in_(platforms)).order_by(SAVED.c.id))
             ).all()
         wanted: dict[UserRef, dict[str, list[Paper]]] = defaultdict(dict)
+        related: dict[tuple[UserRef, str], frozenset[str]] = {}  # found by meaning, per search
         for row in rows:
             try:
                 query = parse_query(row.query)
@@ -150,20 +163,25 @@ class SavedSearches:
                 continue  # saved before a grammar change; `following` still shows it
             among = [paper_id for paper_id, when in listed.items() if when >= row.created_at]
             matches = await self._all_matches(query, among)
-            if matches:
-                wanted[UserRef(row.platform, row.community, row.user_id)][row.query] = matches
+            matched = {paper.id for paper in matches}
+            by_meaning = [p for p in await self._meaning_matches(query, among) if p.id not in matched]
+            if matches or by_meaning:
+                user = UserRef(row.platform, row.community, row.user_id)
+                wanted[user][row.query] = matches + by_meaning
+                related[(user, row.query)] = frozenset(p.id for p in by_meaning)
         found: dict[UserRef, list[Alert]] = {}
         for user, by_query in wanted.items():
             candidates = {paper.id for papers in by_query.values() for paper in papers}
             won = await self._claim(user, candidates, now)
             alerts = []
-            for query_text, papers in by_query.items():
+            for saved, papers in by_query.items():
                 # Most upvoted first, as a digest lists them.
                 ranked = sorted(papers, key=lambda paper: -(paper.upvotes or 0))
                 mine = tuple(paper for paper in ranked if paper.id in won)
                 won -= {paper.id for paper in mine}
                 if mine:
-                    alerts.append(Alert(query_text, mine))
+                    meaning = related[(user, saved)] & {p.id for p in mine}
+                    alerts.append(Alert(saved, mine, by_meaning=meaning))
             if alerts:
                 found[user] = alerts
         return found
@@ -176,6 +194,14 @@ class SavedSearches:
             results = await self.search.search(query, limit=MAX_LIMIT, among=chunk)
             papers += results.papers
         return papers
+
+    async def _meaning_matches(self, query: SearchQuery, among: Sequence[str]) -> list[Paper]:
+        """Papers of `among` close in meaning to the search's words (cosine ≥ ALERT_MIN_COSINE,
+        stricter than search's: an alert interrupts), its filters applied exactly."""
+        if self.semantic is None or not query.terms or not among:
+            return []
+        close = await self.semantic.close_to(query_text(query), among, minimum=ALERT_MIN_COSINE)
+        return await self.search.filtered(query, close) if close else []
 
     async def release(self, user: UserRef, paper_ids: Sequence[str]) -> None:
         """Give back the claims of an alert that could not be delivered, for the next refresh."""

@@ -167,6 +167,14 @@ class SemanticIndex:
         vectors = await asyncio.to_thread(self.embedder.embed, [text])
         return await asyncio.to_thread(self.index.nearest, vectors[0], k)
 
+    async def close_to(self, text: str, paper_ids: Sequence[str], *, minimum: float) -> list[str]:
+        """The papers of `paper_ids` whose cosine with `text` is at least `minimum`, closest first."""
+        await self.load_new()
+        vectors = await asyncio.to_thread(self.embedder.embed, [text])
+        scores = self.index.scores(vectors[0], paper_ids)
+        close = [paper_id for paper_id, score in scores.items() if score >= minimum]
+        return sorted(close, key=lambda paper_id: -scores[paper_id])
+
     async def similar_to(self, paper: Paper, k: int) -> list[tuple[str, float]]:
         """The papers nearest to `paper`, itself left out (embedded now if it has no vector yet)."""
         await self.load_new()

@@ -81,6 +81,7 @@ class Alert:
 
     query: str
     papers: tuple[Paper, ...]
+    by_meaning: frozenset[str] = frozenset()  # ids matched by meaning, not by the search's words
 
 
 # --- chat vocabulary: what adapters translate to and from -----------------------------------

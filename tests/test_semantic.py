@@ -225,3 +225,18 @@ async def test_a_digest_ranked_by_taste_puts_what_the_team_likes_first(
     header_b, *cards_b = [post for post in publisher.posts if post.channel == team_b]
     assert header_b.text == "Daily Papers · Thu 20 Nov 2025 · 3 of 6"
     assert [card.paper_id for card in cards_b] == listed[:3]
+
+
+async def test_a_saved_search_alerts_papers_related_by_meaning_and_says_so(
+    semantic_core: Core, memory_source: MemorySource, publisher: RecordingPublisher
+) -> None:
+    by_id = {item["paper"]["id"]: copy.deepcopy(item) for item in load_sample()}
+    # A style-transfer paper (no word of "picture editing"), and two about reasoning.
+    memory_source.set_day("2025-11-20", [by_id[i] for i in ("2503.90001", "2502.90003", "2505.90001")])
+    followed = await run(semantic_core, "follow picture editing")
+    assert followed.ok, followed.text
+    await semantic_core.bot.refresh()
+    assert len(publisher.dms) == 1
+    text = publisher.dms[0][1].text  # type: ignore[union-attr]
+    assert "AttenST" in text and "(related by meaning)" in text
+    assert "Overthinking" not in text
