@@ -6,7 +6,8 @@ BIN := $(VENV)/bin
 .PHONY: install run test test-fast lint bench clean
 
 # Tests run in parallel (pytest-xdist): most of their time is spent waiting on child processes,
-# sockets and databases. TEST_WORKERS=1 runs them in one process.
+# sockets and databases. TEST_WORKERS=1 runs them in one process. worksteal: a worker that
+# is done takes tests queued for another, so the long calendar tests do not finish last alone.
 TEST_WORKERS ?= 4
 
 $(BIN)/.installed: pyproject.toml
@@ -22,11 +23,11 @@ run: install
 	$(BIN)/paperboy run
 
 test: install
-	$(BIN)/python -m pytest -n $(TEST_WORKERS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal
 
 # The edit loop: everything but the tests marked slow (paperboy processes, real-pace fan-outs).
 test-fast: install
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) -m "not slow"
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal -m "not slow"
 
 lint: install
 	$(BIN)/ruff check .

@@ -10,6 +10,7 @@ Calls are synchronous and CPU-bound: callers run them in a worker thread.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import threading
 from collections.abc import Sequence
@@ -69,6 +70,7 @@ class WordLlamaEmbedder:
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
 
+@functools.cache  # read-only weights: one copy per process, however many embedders
 def _load_wordllama() -> object:
     """The package's own weights, never a download: `cache_dir` is the package folder (where
     the wheel puts weights/ and tokenizers/) and downloads are disabled."""
