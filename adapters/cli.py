@@ -25,6 +25,9 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
 import typer
 
 if TYPE_CHECKING:
+    from rich.console import Console as RichConsole
+    from rich.progress import Progress
+
     from adapters.app import Core
     from adapters.discord.adapter import DiscordAdapter
     from bot.config import Settings
@@ -138,6 +141,14 @@ def _summary(report: FetchReport) -> str:
     )
 
 
+def _progress_bar(console: RichConsole) -> Progress:
+    """A bar on stderr that goes away when done: what it counts, how many of how many, time left."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = (TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn())
+    return Progress(*columns, TimeRemainingColumn(), console=console, transient=True)
+
+
 def _count(number: int, noun: str) -> str:
     return f"{number} {noun}{'s' if number != 1 else ''}"
 
@@ -150,7 +161,6 @@ def fetch(
 ) -> None:
     """Fetch Daily Papers lists: yesterday's and today's by default."""
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from bot.ingest import DAILY_PAPERS_START, days_in_range
     from bot.source import FutureDate, HFSource, HFUnavailable
@@ -190,14 +200,7 @@ def fetch(
             # No progress bar to update: a retry is one line on stderr, so a slow fetch is not silent.
             hf.on_retry = lambda note: typer.echo(note, err=True)
             return await core.ingestor.fetch_days(days)
-        with Progress(
-            TextColumn("[progress.description]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-            console=console,
-            transient=True,
-        ) as bar:
+        with _progress_bar(console) as bar:
             task = bar.add_task("Fetching days", total=len(days))
 
             def advanced(_day: dt.date, _papers: int) -> None:
@@ -346,7 +349,6 @@ def similar(
 def embed() -> None:
     """Embed the stored papers that have no vector yet, for search by meaning (resumable)."""
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     settings = _settings()
     if not settings.semantic:
@@ -361,15 +363,8 @@ def embed() -> None:
         await core.semantic.warm_up()
         if not console.is_terminal:
             return await core.semantic.embed_missing()
-        with Progress(
-            TextColumn("Embedding papers"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-            console=console,
-            transient=True,
-        ) as bar:
-            task = bar.add_task("embed", total=missing)
+        with _progress_bar(console) as bar:
+            task = bar.add_task("Embedding papers", total=missing)
             return await core.semantic.embed_missing(progress=lambda done: bar.update(task, completed=done))
 
     done = _run(work, settings)

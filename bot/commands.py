@@ -307,31 +307,26 @@ class CommandRouter:
             raise UsageError("Similar to which paper? e.g. /paper similar 2505.07787")
         if self.semantic is None:
             return Reply("Search by meaning is turned off here (PAPERBOY_SEMANTIC=off).", ok=False)
-        try:
-            paper_id = normalize_paper_id(args.split()[0])
-        except InvalidPaperId as exc:
-            return Reply(str(exc), ok=False)
-        try:
-            paper = await self.papers.paper(paper_id)
-        except HFUnavailable:
-            return Reply(
-                f"{paper_id} is not in the archive yet, and Hugging Face is not answering; try again later.",
-                ok=False,
-            )
-        if paper is None:
-            return Reply(f"Paper {paper_id} was not found on Hugging Face.", ok=False)
+        paper = await self._paper_named(args)
+        if isinstance(paper, Reply):
+            return paper
         nearest = await self.semantic.similar_to(paper, SEARCH_RESULTS)
         found = {p.id: p for p in await self.search.lexical.filtered(SearchQuery(), [i for i, _ in nearest])}
         items = tuple(
             paper_item(found[other], f"{score:.0%} alike") for other, score in nearest if other in found
         )
         if not items:
-            return Reply(f"No other papers in the archive to compare with {paper_id} yet.")
+            return Reply(f"No other papers in the archive to compare with {paper.id} yet.")
         return Reply(f"Papers like {cut_at_word(paper.title, 100)}", items=items)
 
     async def do_show(self, args: str) -> Reply:
         if not args:
             raise UsageError("Which paper? e.g. /paper show 2505.07787 or an arxiv.org link")
+        paper = await self._paper_named(args)
+        return paper if isinstance(paper, Reply) else Reply("", posts=(paper_card(paper),))
+
+    async def _paper_named(self, args: str) -> Paper | Reply:
+        """The paper the first word names (an id or a link), or the reply saying why not."""
         try:
             paper_id = normalize_paper_id(args.split()[0])
         except InvalidPaperId as exc:
@@ -345,7 +340,7 @@ class CommandRouter:
             )
         if paper is None:
             return Reply(f"Paper {paper_id} was not found on Hugging Face.", ok=False)
-        return Reply("", posts=(paper_card(paper),))
+        return paper
 
     async def do_today(self) -> Reply:
         day = await self.store.latest_listed_day()

@@ -36,13 +36,18 @@ async def run(core: Core, line: str) -> Reply:
 
 async def stock(core: Core, source: MemorySource) -> None:
     """The 60 sample papers stored, as the daily lists they came on, and embedded."""
+    await store_sample(core, source)
+    assert await core.bot.embed_new() == 60
+
+
+async def store_sample(core: Core, source: MemorySource) -> None:
+    """The 60 sample papers stored as the daily lists they came on (not embedded)."""
     days: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for item in load_sample():
         days[item["publishedAt"][:10]].append(item)
     for day, items in days.items():
         source.set_day(day, items)
     await core.ingestor.fetch_days([dt.date.fromisoformat(day) for day in days])
-    assert await core.bot.embed_new() == 60
 
 
 async def test_a_question_in_plain_words_finds_the_paper_it_describes(
@@ -61,12 +66,7 @@ async def test_a_question_in_plain_words_finds_the_paper_it_describes(
 async def test_without_search_by_meaning_the_same_question_finds_nothing(
     offline_core: Core, memory_source: MemorySource
 ) -> None:
-    days: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for item in load_sample():
-        days[item["publishedAt"][:10]].append(item)
-    for day, items in days.items():
-        memory_source.set_day(day, items)
-    await offline_core.ingestor.fetch_days([dt.date.fromisoformat(day) for day in days])
+    await store_sample(offline_core, memory_source)
     assert (await run(offline_core, f"search {QUESTION}")).text.startswith("No papers match")
     refused = await run(offline_core, "similar 2305.90001")
     assert not refused.ok and "PAPERBOY_SEMANTIC=off" in refused.text
@@ -113,12 +113,7 @@ async def test_similar_lists_the_nearest_other_papers(
 async def test_an_interrupted_backfill_resumes_where_it_stopped(
     semantic_core: Core, memory_source: MemorySource, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    days: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for item in load_sample():
-        days[item["publishedAt"][:10]].append(item)
-    for day, items in days.items():
-        memory_source.set_day(day, items)
-    await semantic_core.ingestor.fetch_days([dt.date.fromisoformat(day) for day in days])
+    await store_sample(semantic_core, memory_source)
     semantic = semantic_core.semantic
     assert semantic is not None
     monkeypatch.setattr(bot.semantic, "EMBED_BATCH", 25)
