@@ -11,9 +11,11 @@ constant were chosen on the evaluation set in BENCHMARKS.md, "Search by meaning"
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from dataclasses import replace
 
+from bot.embedding import EmbeddingUnavailable
 from bot.query import SearchQuery
 from bot.search import PaperSearch
 from bot.semantic import SemanticIndex
@@ -66,6 +68,9 @@ def fuse(
     return rrf(every_word, any_word, meaning, weights=(1.0, 1.0, MEANING_WEIGHT), k=k)
 
 
+log = logging.getLogger(__name__)
+
+
 async def _no_results() -> SearchResults:
     return SearchResults()
 
@@ -74,6 +79,7 @@ class HybridSearch:
     def __init__(self, lexical: PaperSearch, semantic: SemanticIndex | None) -> None:
         self.lexical = lexical
         self.semantic = semantic
+        self._said_unavailable = False
 
     async def search(
         self, query: SearchQuery, *, limit: int = 10, among: Sequence[str] | None = None
@@ -90,7 +96,7 @@ class HybridSearch:
             self.lexical.search(loose, limit=LEXICAL_CANDIDATES, among=among)
             if len(query.terms) > 1
             else _no_results(),
-            self.semantic.nearest(text, SEMANTIC_CANDIDATES),
+            self._nearest(text),
         )
         papers = {paper.id: paper for paper in every.papers}
         papers.update((paper.id, paper) for paper in found.papers)
@@ -112,3 +118,14 @@ class HybridSearch:
             by_meaning=frozenset(order) & frozenset(meaning) - frozenset(every_word),
             some_words=frozenset(order) - frozenset(meaning) - frozenset(every_word),
         )
+
+    async def _nearest(self, text: str) -> list[tuple[str, float]]:
+        """By meaning; nothing when the model cannot load (search by words still answers)."""
+        assert self.semantic is not None
+        try:
+            return await self.semantic.nearest(text, SEMANTIC_CANDIDATES)
+        except EmbeddingUnavailable as exc:
+            if not self._said_unavailable:
+                log.error("search by meaning is unavailable: %s; searching by words only", exc)
+                self._said_unavailable = True
+            return []

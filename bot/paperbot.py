@@ -16,6 +16,7 @@ from bot.alerts import AlertSender
 from bot.commands import CommandRouter
 from bot.digest import Digester, DigestOutcome
 from bot.digest_jobs import DigestSchedule
+from bot.embedding import EmbeddingUnavailable
 from bot.lists import DailyLists
 from bot.ports import Publisher
 from bot.publishers import Publishers
@@ -127,20 +128,28 @@ class PaperBot:
             return 0
         try:
             return await self.semantic.embed_missing(wait=False)
+        except EmbeddingUnavailable:
+            return 0  # said once by the start's backfill and by search
         except Exception:  # search by words goes on; the next refresh tries again
             log.exception("embedding new papers failed")
             return 0
 
     async def backfill_embeddings(self) -> None:
-        """Embed every stored paper without a vector, in the background of `run`."""
+        """Load the model and the vectors, and embed every stored paper without a vector, in
+        the background of `run`."""
         assert self.semantic is not None
-        missing = await self.semantic.missing()
-        if not missing:
-            return
-        log.info("Search by meaning: embedding %d stored papers in the background", missing)
         try:
+            # The model and the stored vectors are loaded now, not at the first question.
             await self.semantic.warm_up()
+            await self.semantic.load_new(force=True)
+            missing = await self.semantic.missing()
+            if not missing:
+                return
+            log.info("Search by meaning: embedding %d stored papers in the background", missing)
             done = await self.semantic.embed_missing()
+        except EmbeddingUnavailable as exc:
+            log.error("search by meaning is unavailable: %s; search by words goes on", exc)
+            return
         except Exception:
             log.exception("embedding stored papers failed; search by words goes on")
             return

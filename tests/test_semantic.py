@@ -16,7 +16,7 @@ import bot.semantic
 from adapters.app import Core
 from bot.commands import RELATED, parse_command
 from bot.deliveries import PostedPaper
-from bot.embedding import WordLlamaEmbedder
+from bot.embedding import EmbeddingUnavailable, WordLlamaEmbedder
 from bot.semantic import SemanticIndex
 from bot.types import ChannelRef, Command, PostRef, Reply, UserRef
 from bot.votes import DOWN, UP
@@ -235,3 +235,16 @@ async def test_a_saved_search_alerts_papers_related_by_meaning_and_says_so(
     text = publisher.dms[0][1].text  # type: ignore[union-attr]
     assert "AttenST" in text and "(related by meaning)" in text
     assert "Overthinking" not in text
+
+
+async def test_a_model_that_cannot_load_leaves_search_by_words_working(
+    semantic_core: Core, memory_source: MemorySource, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def unavailable(self: WordLlamaEmbedder, texts: object) -> object:
+        raise EmbeddingUnavailable("wordllama's weights are missing")
+
+    monkeypatch.setattr(WordLlamaEmbedder, "embed", unavailable)
+    await store_sample(semantic_core, memory_source)
+    assert await semantic_core.bot.embed_new() == 0
+    reply = await run(semantic_core, "search learning from peers")
+    assert reply.ok and reply.items[0].title == "Learning from Peers in Reasoning Models"
