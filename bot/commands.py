@@ -59,6 +59,7 @@ SEARCH_RESULTS = 10
 RECOMMEND_CANDIDATES = 300  # the newest papers a recommendation is chosen from
 RELATED = "related by meaning"  # a result the query's words alone would not have found
 SOME_WORDS = "some of the words"
+FOR_THIS_TEAM = "for this team"
 TODAY_SIZE = 10
 TOP_SIZE = 10
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
@@ -295,9 +296,7 @@ class CommandRouter:
         voted = await self.tastes.voted(platform, community)
         papers = {paper.id: paper for paper in recent if paper.id not in voted}
         ranked = self.tastes.rank(taste, list(papers))[:SEARCH_RESULTS]
-        items = tuple(
-            paper_item(papers[paper_id], f"for this team {score:+.2f}") for paper_id, score in ranked
-        )
+        items = tuple(paper_item(papers[paper_id], FOR_THIS_TEAM) for paper_id, _score in ranked)
         if not items:
             return Reply("This team has voted on every recent paper already.")
         return Reply(f"Recent papers for this team, learned from its {taste.votes} votes:", items=items)
