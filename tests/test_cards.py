@@ -8,9 +8,18 @@ from pathlib import Path
 
 import pytest
 
-from bot.cards import authors_line, card_text, cut_at_word, cut_escaped, digest_header, paper_card, summary_of
+from bot.cards import (
+    alert_messages,
+    authors_line,
+    card_text,
+    cut_at_word,
+    cut_escaped,
+    digest_header,
+    paper_card,
+    summary_of,
+)
 from bot.hf_parse import parse_daily_items
-from bot.types import Paper
+from bot.types import Alert, Paper
 from tests.fake_hf import load_sample
 
 GOLDEN = Path(__file__).with_name("golden")
@@ -89,6 +98,24 @@ def test_headers() -> None:
     assert (
         digest_header(day, 0, 5) == "Daily Papers · Fri 21 Nov 2025 · none of 5 passed this channel's filters"
     )
+    assert (
+        digest_header(day, 3, 23, for_channel=True)
+        == "Daily Papers · Fri 21 Nov 2025 · 3 of 23 · ranked for this channel"
+    )
+
+
+def test_an_alert_says_which_papers_came_by_meaning() -> None:
+    words = Paper(id="2505.07787", title="Learning from Peers in Reasoning Models")
+    meaning = Paper(id="2503.90001", title="AttenST: Style Transfer")
+    [(text, ids)] = alert_messages(
+        [Alert("picture editing", (words, meaning), by_meaning=frozenset({meaning.id}))]
+    )
+    assert text == (
+        "Saved search “picture editing” · 2 new papers:\n"
+        "• Learning from Peers in Reasoning Models\n  https://huggingface.co/papers/2505.07787\n"
+        "• AttenST: Style Transfer (related by meaning)\n  https://huggingface.co/papers/2503.90001"
+    )
+    assert ids == ["2505.07787", "2503.90001"]
 
 
 def test_an_escaped_cut_keeps_the_longest_start_that_fits() -> None:
