@@ -316,6 +316,14 @@ def to_fts5(query: SearchQuery) -> str:
     return expression
 
 
+def to_fts5_names(query: SearchQuery) -> str:
+    """The author: and org: filters as an FTS5 MATCH expression on paper_names, the index of
+    names as written (not stemmed: "adams" is not "adam"); call only when there are some."""
+    parts = [f"authors_text : {_fts_string(term)}" for term in query.authors]
+    parts += [f"org_text : {_fts_string(term)}" for term in query.orgs]
+    return " AND ".join(parts)
+
+
 def websearch_term(term: Term) -> str:
     """One term as text for PostgreSQL's websearch_to_tsquery (which never raises on any input):
     its words as a quoted phrase, so that a word such as "or" is never read as an operator, and

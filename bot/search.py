@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.ids import arxiv_order
 from bot.paper_columns import paper_from_values
-from bot.query import NOTHING_TO_SEARCH, SearchQuery, to_fts5, to_websearch, websearch_term
+from bot.query import NOTHING_TO_SEARCH, SearchQuery, to_fts5, to_fts5_names, to_websearch, websearch_term
 from bot.sqlite_reader import SQLiteReader
 from bot.types import Paper, SearchResults
 
@@ -77,6 +77,17 @@ def _sqlite_params(sql: str, params: dict[str, Any]) -> tuple[str, dict[str, Any
         else:
             expanded[name] = value
     return sql, expanded
+
+
+def _websearch(param: str) -> str:
+    """A PostgreSQL tsquery of the words in `param`, their accents taken off as in the index
+    (paperboy_fold_accents, migration 0010), so that `café` and `cafe` are one word there too."""
+    return f"websearch_to_tsquery('paperboy_english', paperboy_fold_accents(:{param}))"
+
+
+def _name_phrase(param: str) -> str:
+    """The words of an author: or org: filter as a phrase, not stemmed (as indexed)."""
+    return f"phraseto_tsquery('simple', paperboy_fold_accents(:{param}))"
 
 
 def _month_floor(day: dt.date, months_back: int) -> int:
@@ -228,6 +239,11 @@ class PaperSearch:
             return sql, params
         inner = ["paper_fts MATCH :match"]
         params["match"] = to_fts5(query)
+        if query.authors or query.orgs:
+            # Names as written: paper_fts stems every column ("smiths" would find Smith), so the
+            # names index decides; paper_fts still matches them (bm25 counts authors).
+            inner.append("rowid IN (SELECT rowid FROM paper_names WHERE paper_names MATCH :names)")
+            params["names"] = to_fts5_names(query)
         if among is not None:
             inner.append("rowid IN :among_seq")
             params["among_seq"] = [arxiv_order(paper_id) for paper_id in among]
@@ -275,21 +291,21 @@ class PaperSearch:
             params["among"] = list(among)
         websearch = to_websearch(query)
         if websearch:
-            where.append("p.search_tsv @@ websearch_to_tsquery('paperboy_english', :ws)")
+            where.append(f"p.search_tsv @@ {_websearch('ws')}")
             params["ws"] = websearch
-            score = "ts_rank(p.search_tsv, websearch_to_tsquery('paperboy_english', :ws))"
+            score = f"ts_rank(p.search_tsv, {_websearch('ws')})"
         else:
             score = "0"
         # Each exclusion is a filter of its own: ts_rank gives a tsquery with a negation
         # (`'reason' & !'survey'`) the same rank, 1e-20, for every paper, so no ranking at all.
         for index, term in enumerate(query.excluded):
-            where.append(f"NOT (p.search_tsv @@ websearch_to_tsquery('paperboy_english', :ex{index}))")
+            where.append(f"NOT (p.search_tsv @@ {_websearch(f'ex{index}')})")
             params[f"ex{index}"] = websearch_term(term)
         for index, term in enumerate(query.authors):
-            where.append(f"p.authors_tsv @@ phraseto_tsquery('simple', :author{index})")
+            where.append(f"p.authors_tsv @@ {_name_phrase(f'author{index}')}")
             params[f"author{index}"] = " ".join(term)
         for index, term in enumerate(query.orgs):
-            where.append(f"p.org_tsv @@ phraseto_tsquery('simple', :org{index})")
+            where.append(f"p.org_tsv @@ {_name_phrase(f'org{index}')}")
             params[f"org{index}"] = " ".join(term)
         if not query.has_text:
             sql = (

@@ -48,6 +48,14 @@ EXTRA = [
         "Tokenizers split emoji such as ❤\ufe0f and 👍 differently; see https://example.org/tok-1.5.",
         ai_keywords=("模型 训练", "tokenization"),
     ),
+    # Accents are ignored on both (FTS5 folds them; PostgreSQL through migration 0012), and
+    # names match as written on both: author:adams is not Adam.
+    _paper(
+        "2512.90103",
+        "Café naïve: résumé über retrieval",
+        "Crème brûlée benchmarks for Ñandú-scale retrieval.",
+        authors=("José Núñez", "Adam Moreau"),
+    ),
 ]
 
 # Words, phrases, exclusions, stopwords, filters, model names, and hostile text.
@@ -91,6 +99,14 @@ QUERIES = [
     "org:adobe",
     "org:adobe research",
     "author:smith",
+    "cafe",
+    "café naive",
+    "creme brulee",
+    "resume -uber",
+    "author:jose",
+    "author:núñez",
+    "author:adam",
+    "author:adams",
     'author:"Priya Wang"',
     "author:müller",
     "author:o'brien reasoning",
