@@ -285,16 +285,14 @@ class CommandRouter:
         if not recent:
             return Reply("No papers are stored yet. Try again after the first fetch.")
         taste = await self.tastes.of(platform, community)
-        if taste is None:
-            votes = await self.tastes.vote_count(platform, community)
+        if taste.direction is None:
             by_upvotes = sorted(recent, key=lambda paper: -(paper.upvotes or 0))[:SEARCH_RESULTS]
             return Reply(
-                f"Recommendations learn from this team's 👍 and 👎 on posted papers: {votes} of "
+                f"Recommendations learn from this team's 👍 and 👎 on posted papers: {taste.votes} of "
                 f"{MIN_VOTES} votes so far. Meanwhile, the newest papers by Hugging Face upvotes:",
                 items=tuple(paper_item(paper) for paper in by_upvotes),
             )
-        voted = await self.tastes.voted(platform, community)
-        papers = {paper.id: paper for paper in recent if paper.id not in voted}
+        papers = {paper.id: paper for paper in recent if paper.id not in taste.voted}
         ranked = self.tastes.rank(taste, list(papers))[:SEARCH_RESULTS]
         items = tuple(paper_item(papers[paper_id], FOR_THIS_TEAM) for paper_id, _score in ranked)
         if not items:

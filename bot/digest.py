@@ -25,7 +25,7 @@ from bot.query import tokens
 from bot.source import HFUnavailable
 from bot.store import PaperStore
 from bot.subscriptions import TASTE, Subscription, SubscriptionStore
-from bot.taste import Tastes
+from bot.taste import Taste, Tastes
 from bot.types import ChannelRef, Notice, Paper, PostRef, channel_key
 from bot.votes import VoteBook
 
@@ -266,15 +266,13 @@ class Digester:
             )
         return DigestOutcome(target, sent.count, note, complete=complete)
 
-    async def _taste_order(self, sub: Subscription, papers: Sequence[Paper]) -> list[str] | None:
-        """The list's paper ids most to the channel's taste first; None to order by upvotes
-        (ranking by upvotes, or fewer than MIN_VOTES votes so far)."""
+    async def _taste(self, sub: Subscription) -> Taste | None:
+        """The channel's taste when its list is ranked by it; None to order by upvotes (ranking
+        by upvotes, or fewer than MIN_VOTES votes so far)."""
         if sub.ranking != TASTE or self.tastes is None:
             return None
         taste = await self.tastes.of(sub.channel.platform, sub.channel.community)
-        if taste is None:
-            return None
-        return [paper_id for paper_id, _score in self.tastes.rank(taste, [paper.id for paper in papers])]
+        return taste if taste.direction is not None else None
 
     async def _plan(self, sub: Subscription, day: dt.date, now: dt.datetime) -> _Plan | tuple[str, bool]:
         """Claim the header and every chosen paper of `day`, or say why there is nothing to post
@@ -302,7 +300,10 @@ class Digester:
             # Hugging Face answers an empty list for a closed weekday during incidents, and fills
             # it later: nothing is posted (nor claimed) until papers appear.
             return f"Hugging Face's list for {day_label(day)} is empty so far.", True
-        chosen = select_papers(listed, sub, order=await self._taste_order(sub, listed))
+        order = None
+        if (taste := await self._taste(sub)) is not None and self.tastes is not None:
+            order = [paper_id for paper_id, _ in self.tastes.rank(taste, [paper.id for paper in listed])]
+        chosen = select_papers(listed, sub, order=order)
         planned = await self.ledger.claim_plan(
             sub.channel, day, [paper.id for paper in chosen], owner=self.owner, now=now
         )
@@ -332,7 +333,7 @@ class Digester:
         if header.sent_at is None:
             if listed is None:  # a digest resumed: its list was read by the run that planned it
                 listed = len((await self.store.daily_list(day)).papers)
-            for_channel = await self._taste_order(sub, []) is not None
+            for_channel = await self._taste(sub) is not None
             text = digest_header(day, len(papers), listed, for_channel=for_channel)
             try:
                 header_ref = await self._deliver(sub.channel, day, HEADER, "", publisher, Notice(text), None)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bot.semantic import SemanticIndex
-from bot.votes import VoteBook
+from bot.votes import Tally, VoteBook
 
 if TYPE_CHECKING:
     import numpy as np
@@ -25,8 +25,10 @@ MIN_VOTES = 5  # below this, a taste would be one person's mood: HF upvotes deci
 
 @dataclass(frozen=True)
 class Taste:
-    direction: npt.NDArray[np.float32]
-    votes: int
+    votes: int  # the community's 👍 and 👎, one per voter and paper
+    voted: frozenset[str]  # the papers it voted on
+    # None while it has cast fewer than MIN_VOTES votes, or liked nothing that has a vector.
+    direction: npt.NDArray[np.float32] | None
 
 
 class Tastes:
@@ -34,18 +36,17 @@ class Tastes:
         self.votes = votes
         self.semantic = semantic
 
-    async def vote_count(self, platform: str, community: str) -> int:
-        return sum(t.up + t.down for t in await self.votes.leanings(platform, community))
-
-    async def of(self, platform: str, community: str) -> Taste | None:
-        """The community's taste; None while it has cast fewer than MIN_VOTES votes, or has
-        liked nothing that has a vector."""
-        import numpy as np
-
+    async def of(self, platform: str, community: str) -> Taste:
+        """The community's votes and, once there are enough, its taste (one read of its votes)."""
         leanings = await self.votes.leanings(platform, community)
         votes = sum(t.up + t.down for t in leanings)
-        if votes < MIN_VOTES:
-            return None
+        voted = frozenset(t.paper_id for t in leanings)
+        direction = await self._direction(leanings) if votes >= MIN_VOTES else None
+        return Taste(votes, voted, direction)
+
+    async def _direction(self, leanings: Sequence[Tally]) -> npt.NDArray[np.float32] | None:
+        import numpy as np
+
         await self.semantic.load_new()
         index = self.semantic.index
         liked = [v for t in leanings if t.up > t.down and (v := index.vector(t.paper_id)) is not None]
@@ -58,13 +59,12 @@ class Tastes:
         norm = float(np.linalg.norm(direction))
         if norm == 0.0:
             return None
-        return Taste((direction / norm).astype(np.float32), votes)
-
-    async def voted(self, platform: str, community: str) -> set[str]:
-        return {t.paper_id for t in await self.votes.leanings(platform, community)}
+        unit: npt.NDArray[np.float32] = (direction / norm).astype(np.float32)
+        return unit
 
     def rank(self, taste: Taste, paper_ids: Sequence[str]) -> list[tuple[str, float]]:
         """These papers, most to the community's taste first (those without a vector last)."""
+        assert taste.direction is not None
         scores = self.semantic.index.scores(taste.direction, paper_ids)
         return sorted(
             ((paper_id, scores.get(paper_id, -1.0)) for paper_id in paper_ids), key=lambda item: -item[1]
