@@ -124,6 +124,15 @@ async def _papers_columns(engine: AsyncEngine) -> list[str]:
         return await conn.run_sync(lambda c: [column["name"] for column in inspect(c).get_columns("papers")])
 
 
+async def _found(engine: AsyncEngine, *queries: str) -> list[list[str]]:
+    """The ids each query finds, as the search at this revision of paperboy does."""
+    search = PaperSearch(engine)
+    try:
+        return [[p.id for p in (await search.search(parse_query(q))).papers] for q in queries]
+    finally:
+        await search.aclose()
+
+
 async def test_0008_makes_the_emoji_of_stored_papers_searchable_and_downgrades_cleanly(
     empty_database_url: str,
 ) -> None:
@@ -163,16 +172,9 @@ async def test_0008_makes_the_emoji_of_stored_papers_searchable_and_downgrades_c
                     )
                 )
 
-        async def found(*queries: str) -> list[list[str]]:
-            search = PaperSearch(engine)
-            try:
-                return [[p.id for p in (await search.search(parse_query(q))).papers] for q in queries]
-            finally:
-                await search.aclose()
-
         await upgrade(engine)
-        assert await found("🦙", "👩\u200d🔬", "🤖", "llama", "gpt-3.5") == [["2501.00001"]] * 5
-        assert sorted((await found("school"))[0]) == ["2501.00001", "2501.00002"]
+        assert await _found(engine, "🦙", "👩\u200d🔬", "🤖", "llama", "gpt-3.5") == [["2501.00001"]] * 5
+        assert sorted((await _found(engine, "school"))[0]) == ["2501.00001", "2501.00002"]
 
         await _downgrade(engine, "0007")
         assert "emoji_text" not in await _papers_columns(engine)
@@ -189,7 +191,7 @@ async def test_0008_makes_the_emoji_of_stored_papers_searchable_and_downgrades_c
         assert counts == [1, 1]
 
         await upgrade(engine)
-        assert await found("🦙", "college") == [["2501.00001"], ["2501.00002"]]
+        assert await _found(engine, "🦙", "college") == [["2501.00001"], ["2501.00002"]]
     finally:
         await engine.dispose()
 
@@ -208,20 +210,13 @@ async def test_0012_makes_stored_papers_findable_without_accents_and_names_as_wr
         )
         await PaperStore(engine).upsert_papers([paper], now=dt.datetime(2025, 11, 20, tzinfo=dt.UTC))
 
-        async def found(*queries: str) -> list[list[str]]:
-            search = PaperSearch(engine)
-            try:
-                return [[p.id for p in (await search.search(parse_query(q))).papers] for q in queries]
-            finally:
-                await search.aclose()
-
         await upgrade(engine)
         ids = ["2512.90103"]
-        assert await found("cafe", "creme brulee", "author:jose", "author:adam") == [ids] * 4
-        assert await found("author:adams") == [[]]  # a name is not stemmed
+        assert await _found(engine, "cafe", "creme brulee", "author:jose", "author:adam") == [ids] * 4
+        assert await _found(engine, "author:adams") == [[]]  # a name is not stemmed
         await _downgrade(engine, "0011")  # for the paperboy before it, whose searches it serves
         assert await current_revision(engine) == "0011"
         await upgrade(engine)
-        assert await found("cafe", "author:adams") == [ids, []]
+        assert await _found(engine, "cafe", "author:adams") == [ids, []]
     finally:
         await engine.dispose()
