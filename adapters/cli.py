@@ -304,7 +304,6 @@ def similar(
     """The papers nearest in meaning to one paper (not the paper itself)."""
     from adapters.cli_render import paper_json, search_line
     from bot.ids import InvalidPaperId, normalize_paper_id
-    from bot.query import SearchQuery
     from bot.source import HFUnavailable
 
     try:
@@ -322,7 +321,7 @@ def similar(
             return None, []
         await core.semantic.embed_missing()  # papers stored by other commands, not embedded yet
         nearest = await core.semantic.similar_to(found, limit)
-        papers = {p.id: p for p in await core.search.filtered(SearchQuery(), [i for i, _ in nearest])}
+        papers = await core.store.get_papers([other for other, _ in nearest])
         return found, [(papers[i], score) for i, score in nearest if i in papers]
 
     try:

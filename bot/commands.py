@@ -21,7 +21,7 @@ from bot.lookups import PaperLookup
 from bot.ports import Clock
 from bot.post_calendar import next_post
 from bot.publishers import Publishers
-from bot.query import QueryError, SearchQuery, clean_text, parse_query, tokens
+from bot.query import QueryError, clean_text, parse_query, tokens
 from bot.semantic import SemanticIndex
 from bot.source import HFUnavailable
 from bot.store import PaperStore
@@ -308,7 +308,7 @@ class CommandRouter:
         if isinstance(paper, Reply):
             return paper
         nearest = await self.semantic.similar_to(paper, SEARCH_RESULTS)
-        found = {p.id: p for p in await self.search.lexical.filtered(SearchQuery(), [i for i, _ in nearest])}
+        found = await self.store.get_papers([other for other, _ in nearest])
         items = tuple(
             paper_item(found[other], f"{score:.0%} alike") for other, score in nearest if other in found
         )
@@ -365,10 +365,10 @@ class CommandRouter:
         label = {"week": "in the last 7 days", "month": "in the last 30 days", "all": "of all time"}[period]
         if not tallies:
             return Reply(f"No votes {label} yet. React 👍 on a paper the bot posted to vote for it.")
+        papers = await self.store.get_papers([tally.paper_id for tally in tallies])
         items = []
         for tally in tallies:
-            paper = await self.store.get_paper(tally.paper_id)
-            if paper is None:
+            if (paper := papers.get(tally.paper_id)) is None:
                 continue
             votes = f"👍 {tally.up}" + (f" · 👎 {tally.down}" if tally.down else "")
             items.append(paper_item(paper, votes))

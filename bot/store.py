@@ -319,6 +319,15 @@ class PaperStore:
             row = (await conn.execute(select(*PAPER_COLUMNS).where(PAPERS.c.id == paper_id))).first()
         return row_to_paper(row) if row else None
 
+    async def get_papers(self, paper_ids: Sequence[str]) -> dict[str, Paper]:
+        """The stored papers among `paper_ids`, by id (one query; unknown ids are left out)."""
+        found: dict[str, Paper] = {}
+        async with self.engine.connect() as conn:
+            for chunk in _chunks(list(paper_ids)):
+                rows = await conn.execute(select(*PAPER_COLUMNS).where(PAPERS.c.id.in_(chunk)))
+                found.update((paper.id, paper) for paper in map(row_to_paper, rows))
+        return found
+
     async def daily_list(self, day: dt.date) -> DailyList:
         stmt = (
             select(*PAPER_COLUMNS)
