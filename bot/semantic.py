@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import ColumnElement, exists, func, select
 
 from bot.dialect import insert_for
 from bot.embedding import Embedder, paper_text
@@ -186,7 +186,7 @@ class SemanticIndex:
 
     # --- embedding stored papers -------------------------------------------------------------
 
-    def _unembedded(self) -> object:
+    def _unembedded(self) -> ColumnElement[bool]:
         embedded = exists().where(
             EMBEDDINGS.c.paper_id == PAPERS.c.id, EMBEDDINGS.c.model == self.embedder.name
         )
@@ -195,7 +195,7 @@ class SemanticIndex:
     async def missing(self) -> int:
         """How many stored papers have no vector of this model yet."""
         async with self.engine.connect() as conn:
-            stmt = select(func.count()).select_from(PAPERS).where(self._unembedded())  # type: ignore[arg-type]
+            stmt = select(func.count()).select_from(PAPERS).where(self._unembedded())
             return int((await conn.execute(stmt)).scalar_one())
 
     async def embed_missing(self, *, progress: Progress | None = None, wait: bool = True) -> int:
@@ -209,7 +209,7 @@ class SemanticIndex:
             while True:
                 stmt = (
                     select(PAPERS.c.id, PAPERS.c.title, PAPERS.c.abstract)
-                    .where(self._unembedded())  # type: ignore[arg-type]
+                    .where(self._unembedded())
                     .order_by(PAPERS.c.seq.desc())
                     .limit(EMBED_BATCH)
                 )
