@@ -113,6 +113,8 @@ async def build_core(
     from bot.paperbot import PaperBot
     from bot.ports import SystemClock
     from bot.publishers import Announcer, Publishers
+    from bot.reading_commands import ReadingCommands
+    from bot.reading_list import ReadingLists
     from bot.scheduling import Scheduler
     from bot.search import PaperSearch
     from bot.source import HFSource
@@ -171,9 +173,14 @@ async def build_core(
             clock=clock,
         )
         lookup = PaperLookup(store=store, source=source, clock=clock, budget=settings.hf_interactive_seconds)
+        hybrid = HybridSearch(search, semantic)
+        reading = ReadingCommands(
+            store=store, papers=lookup, lists=ReadingLists(engine), votes=votes, search=hybrid, clock=clock
+        )
         commands = CommandRouter(
             store=store,
-            search=HybridSearch(search, semantic),
+            search=hybrid,
+            reading=reading,
             subscriptions=subscriptions,
             votes=votes,
             follows=follows,

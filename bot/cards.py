@@ -6,7 +6,7 @@ import datetime as dt
 import re
 from collections.abc import Callable, Sequence
 
-from bot.types import Alert, Link, Paper, Post
+from bot.types import Action, Alert, Link, Paper, Post
 
 SUMMARY_BUDGET = 300
 TITLE_BUDGET = 250
@@ -91,6 +91,16 @@ def authors_line(authors: tuple[str, ...], *, shown: int = AUTHORS_SHOWN) -> str
     return ", ".join(authors[:shown]) + " et al."
 
 
+def paper_actions(paper_id: str) -> tuple[Action, ...]:
+    """What a reader can do with any paper card: read the abstract, see papers like it, keep it
+    in their reading list (pressing Save again takes it out)."""
+    return (
+        Action("abstract", paper_id, "Abstract"),
+        Action("similar", paper_id, "Similar"),
+        Action("save", paper_id, "Save"),
+    )
+
+
 def paper_card(paper: Paper) -> Post:
     links = [Link("arXiv", paper.arxiv_url), Link("PDF", paper.pdf_url)]
     if paper.github_repo:
@@ -109,6 +119,7 @@ def paper_card(paper: Paper) -> Post:
         links=tuple(links),
         thumbnail=paper.thumbnail,
         published=paper.published,
+        actions=paper_actions(paper.id),
     )
 
 

@@ -12,26 +12,26 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from bot.cards import authors_line, cut_at_word, day_label, paper_card
+from bot.cards import authors_line, cut_at_word, day_label, paper_actions, paper_card
 from bot.digest_jobs import DigestSchedule
 from bot.follows import DuplicateSavedSearch, SavedSearches, TooManySavedSearches
 from bot.hybrid import HybridSearch
-from bot.ids import InvalidPaperId, normalize_paper_id
 from bot.lookups import PaperLookup
 from bot.ports import Clock
 from bot.post_calendar import next_post
 from bot.publishers import Publishers
 from bot.query import QueryError, clean_text, parse_query, tokens
+from bot.reading_commands import EXPORT_USAGE, READING_COMMANDS, ReadingCommands, paper_named
 from bot.semantic import SemanticIndex
-from bot.source import HFUnavailable
 from bot.store import PaperStore
 from bot.subscriptions import MAX_SIZE, TASTE, UPVOTES, Subscription, SubscriptionStore, resolve_timezone
 from bot.taste import MIN_VOTES, Tastes
-from bot.types import ChannelRef, Command, ListItem, Paper, Reply, SearchResults
+from bot.types import Action, ChannelRef, Command, ListItem, Paper, Reply, SearchResults
 from bot.votes import VoteBook
 
 USAGE = (
-    "Usage: /paper search QUERY · show ID · similar ID · recommend · today · top [week|month|all] · "
+    "Usage: /paper search QUERY · show ID · abstract ID · similar ID · save ID · saved · unsave ID · "
+    f"{EXPORT_USAGE} · recommend · today · top [week|month|all] · "
     "digest here [HH:MM] [TIMEZONE] [top N] [min-upvotes N] [+word] [-word] [flat] [rank taste] · "
     "digest off · digest status · follow QUERY · unfollow N · following · help"
 )
@@ -41,7 +41,12 @@ HELP = """paperboy brings Hugging Face Daily Papers here.
     or use "exact phrase", -exclude, author:NAME, org:NAME, since:YYYY-MM-DD,
     until:YYYY-MM-DD, has:code
 /paper show ID_OR_URL: one paper (arXiv id, arxiv.org or huggingface.co link)
+/paper abstract ID_OR_URL: one paper's full abstract
 /paper similar ID_OR_URL: the papers nearest in meaning to one paper
+/paper save ID_OR_URL: keep a paper in your reading list (again: take it out);
+    /paper saved lists it, /paper unsave ID removes one
+/paper export bibtex [saved | top week|month|all | search QUERY]: a .bib file of your
+    reading list, this team's most-voted papers or a search
 /paper recommend: recent papers this team has not voted on, most like what it votes 👍 first
 /paper today: the newest Daily Papers list
 /paper top [week|month|all]: this team's most-voted papers, by the votes cast in the last 7
@@ -56,6 +61,7 @@ HELP = """paperboy brings Hugging Face Daily Papers here.
 /paper following, /paper unfollow N: your saved searches"""
 
 SEARCH_RESULTS = 10
+SEARCH_PAGES = 5  # "More" shows up to 50 results; past that, a narrower search finds more
 RECOMMEND_CANDIDATES = 300  # the newest papers a recommendation is chosen from
 RELATED = "related by meaning"  # a result the query's words alone would not have found
 SOME_WORDS = "some of the words"
@@ -199,7 +205,13 @@ def paper_item(paper: Paper, detail_prefix: str = "") -> ListItem:
         facts.append(paper.published.isoformat())
     if paper.authors:
         facts.append(authors_line(paper.authors))
-    return ListItem(title=cut_at_word(paper.title, 200), url=paper.url, detail=" · ".join(facts))
+    return ListItem(
+        title=cut_at_word(paper.title, 200),
+        url=paper.url,
+        detail=" · ".join(facts),
+        paper_id=paper.id,
+        actions=paper_actions(paper.id),
+    )
 
 
 def why_found(paper_id: str, results: SearchResults) -> str:
@@ -220,6 +232,7 @@ class CommandRouter:
     papers: PaperLookup
     schedule: DigestSchedule  # a digest changed here is rescheduled there
     publishers: Publishers  # who may manage a digest, as each platform's users know them
+    reading: ReadingCommands
     semantic: SemanticIndex | None = None  # None: search by meaning is off (PAPERBOY_SEMANTIC)
     tastes: Tastes | None = None
 
@@ -233,6 +246,10 @@ class CommandRouter:
                 return Reply(HELP)
             if name == "search":
                 return await self.do_search(args)
+            if name == "page":  # a search's More button: `page N QUERY`
+                return await self.do_page(args)
+            if name in READING_COMMANDS:
+                return await self.reading.handle(command, name, args)
             if name == "show":
                 return await self.do_show(args)
             if name in {"similar", "more"}:
@@ -255,25 +272,49 @@ class CommandRouter:
             return Reply(f"{exc}\n{USAGE}", ok=False)
         return Reply(f"Unknown command {cut_at_word(name, 40)!r}.\n{USAGE}", ok=False)
 
-    async def do_search(self, args: str) -> Reply:
+    async def do_search(self, args: str, *, page: int = 1) -> Reply:
         if not args:
             raise UsageError("What should I search for? e.g. /paper search diffusion has:code")
         try:
             query = parse_query(args)
         except QueryError as exc:
             return Reply(str(exc), ok=False)
-        results = await self.search.search(query, limit=SEARCH_RESULTS)
+        skip = (page - 1) * SEARCH_RESULTS
+        # One more than the page shows: whether a next page exists.
+        results = await self.search.search(query, limit=skip + SEARCH_RESULTS + 1)
+        shown = results.papers[skip : skip + SEARCH_RESULTS]
         echo = cut_at_word(" ".join(args.split()), 100)
-        if not results.papers:
+        if not shown:
+            if page > 1:
+                return Reply(f"No more results for: {echo}")
             return Reply(f"{results.message} (searched for: {echo})")
-        found = len(results.papers)
-        heading = f"{found} best matches for: {echo}" if found > 1 else f"1 match for: {echo}"
+        found = len(shown)
+        if page > 1:
+            heading = f"Results {skip + 1}-{skip + found} for: {echo}"
+        else:
+            heading = f"{found} best matches for: {echo}" if found > 1 else f"1 match for: {echo}"
         if results.truncated_candidates:
             heading += (
                 " (a broad query: ranked among the newest matches; add words or since:/until: to narrow it)"
             )
-        items = tuple(paper_item(paper, why_found(paper.id, results)) for paper in results.papers)
-        return Reply(heading, items=items)
+        items = tuple(paper_item(paper, why_found(paper.id, results)) for paper in shown)
+        more = None
+        if len(results.papers) > skip + SEARCH_RESULTS and page < SEARCH_PAGES:
+            more = Action("page", f"{page + 1} {' '.join(args.split())}", "More results")
+        return Reply(heading, items=items, more=more)
+
+    async def do_page(self, args: str) -> Reply:
+        number, _, query = args.partition(" ")
+        page = _small_number(number)
+        if page is None or page < 1 or not query.strip():
+            raise UsageError("page takes a page number and the search, e.g. /paper page 2 diffusion")
+        if page > SEARCH_PAGES:
+            return Reply(
+                f"Searches show their {SEARCH_PAGES * SEARCH_RESULTS} best results; add words, "
+                "since: or until: to find others.",
+                ok=False,
+            )
+        return await self.do_search(query.strip(), page=page)
 
     async def do_recommend(self, command: Command) -> Reply:
         if self.tastes is None:
@@ -304,7 +345,7 @@ class CommandRouter:
             raise UsageError("Similar to which paper? e.g. /paper similar 2505.07787")
         if self.semantic is None:
             return Reply("Search by meaning is turned off here (PAPERBOY_SEMANTIC=off).", ok=False)
-        paper = await self._paper_named(args)
+        paper = await paper_named(self.papers, args)
         if isinstance(paper, Reply):
             return paper
         nearest = await self.semantic.similar_to(paper, SEARCH_RESULTS)
@@ -319,25 +360,8 @@ class CommandRouter:
     async def do_show(self, args: str) -> Reply:
         if not args:
             raise UsageError("Which paper? e.g. /paper show 2505.07787 or an arxiv.org link")
-        paper = await self._paper_named(args)
+        paper = await paper_named(self.papers, args)
         return paper if isinstance(paper, Reply) else Reply("", posts=(paper_card(paper),))
-
-    async def _paper_named(self, args: str) -> Paper | Reply:
-        """The paper the first word names (an id or a link), or the reply saying why not."""
-        try:
-            paper_id = normalize_paper_id(args.split()[0])
-        except InvalidPaperId as exc:
-            return Reply(str(exc), ok=False)
-        try:
-            paper = await self.papers.paper(paper_id)
-        except HFUnavailable:
-            return Reply(
-                f"{paper_id} is not in the archive yet, and Hugging Face is not answering; try again later.",
-                ok=False,
-            )
-        if paper is None:
-            return Reply(f"Paper {paper_id} was not found on Hugging Face.", ok=False)
-        return paper
 
     async def do_today(self) -> Reply:
         day = await self.store.latest_listed_day()

@@ -253,3 +253,16 @@ class PaperEmbeddingRow(SQLModel, table=True):
     )
     model: str = Field(sa_column=Column(String(64), nullable=False))
     vector: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class ReadingListRow(SQLModel, table=True):
+    """A paper a user saved (`/paper save`, the Save button on a card; migration 0013)."""
+
+    __tablename__ = "reading_list"
+    __table_args__ = (Index("ix_reading_list_saved", "platform", "community", "user_id", "saved_at"),)
+
+    platform: str = Field(primary_key=True, max_length=32)
+    community: str = Field(primary_key=True, max_length=128)
+    user_id: str = Field(primary_key=True, max_length=128)
+    paper_id: str = Field(primary_key=True, max_length=64)
+    saved_at: dt.datetime = Field(sa_column=Column(UTCDateTime, nullable=False))

@@ -126,6 +126,31 @@ class Link:
 
 
 @dataclass(frozen=True, slots=True)
+class Action:
+    """A button on a card or a list: pressing it runs `/paper <command> <args>` for whoever
+    pressed it, answered to them alone. Adapters show it as the platform's button (Slack Block
+    Kit, Discord components); the console shows the command to type."""
+
+    command: str
+    args: str
+    label: str
+
+    @property
+    def text(self) -> str:
+        return f"/paper {self.command} {self.args}".strip()
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file a reply carries (a BibTeX export): uploaded by Slack and Discord, written by the
+    console."""
+
+    filename: str
+    content: bytes
+    mime: str = "text/plain"
+
+
+@dataclass(frozen=True, slots=True)
 class Post:
     """A paper card. Every text field is plain, unescaped text: adapters escape and mark it up."""
 
@@ -140,6 +165,7 @@ class Post:
     links: tuple[Link, ...]
     thumbnail: str | None = None
     published: dt.date | None = None
+    actions: tuple[Action, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,17 +182,22 @@ class ListItem:
     title: str
     url: str
     detail: str
+    paper_id: str | None = None  # the paper it is, for the actions a list offers on each item
+    actions: tuple[Action, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """The core's answer to a command. `text` is plain; `items` a list, `posts` full cards."""
+    """The core's answer to a command. `text` is plain; `items` a list, `posts` full cards;
+    `more` the button that shows the next page; `attachment` a file to send with it."""
 
     text: str
     items: tuple[ListItem, ...] = ()
     posts: tuple[Post, ...] = ()
     ephemeral: bool = True
     ok: bool = True
+    more: Action | None = None
+    attachment: Attachment | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ import secrets
 import stat
 import sys
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator
+from pathlib import Path
 from typing import TextIO
 
 from prompt_toolkit.patch_stdout import patch_stdout
@@ -28,7 +29,7 @@ from adapters.console.render import render_outgoing, render_reply
 from adapters.console.terminal import interactive, logging_through, open_history_for_user, typed_lines
 from bot.paperbot import PaperBot
 from bot.ports import Outgoing
-from bot.types import ChannelRef, Command, PostRef, Reaction, UserRef
+from bot.types import Attachment, ChannelRef, Command, PostRef, Reaction, UserRef
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +49,18 @@ class ConsoleAdapter:
     who_manages = "the console's user"
 
     def __init__(
-        self, bot: PaperBot, *, out: TextIO, user: str = "you", lines: AsyncIterable[str] | None = None
+        self,
+        bot: PaperBot,
+        *,
+        out: TextIO,
+        user: str = "you",
+        lines: AsyncIterable[str] | None = None,
+        export_dir: Path | None = None,
     ) -> None:
-        """`lines`: what `start` serves (`stdin_lines()` for `paperboy run`); None only posts."""
+        """`lines`: what `start` serves (`stdin_lines()` for `paperboy run`); None only posts.
+        `export_dir`: where exported files go (the working directory by default)."""
         self.bot = bot
+        self.export_dir = export_dir or Path.cwd()
         self.out = out
         self.channel = ChannelRef(PLATFORM, COMMUNITY, CHANNEL)
         self.user = UserRef(PLATFORM, COMMUNITY, user)
@@ -119,6 +128,9 @@ class ConsoleAdapter:
             command = Command(name, args.strip(), self.user, self.channel, can_manage=True)
             reply = await self.bot.handle_command(command)
             self._print(render_reply(reply))
+            if reply.attachment is not None:
+                path = await asyncio.to_thread(write_attachment, self.export_dir, reply.attachment)
+                self._print(f"Wrote {path} ({len(reply.attachment.content):,} bytes).")
         elif verb in {"/react", "/unreact"}:
             await self._react(rest, added=verb == "/react")
         else:
@@ -205,6 +217,20 @@ class ConsoleAdapter:
                 task.cancel()
             if running:
                 await asyncio.wait(running)
+
+
+def write_attachment(folder: Path, attachment: Attachment) -> Path:
+    """Write the file under its own name, never over an existing one (name-2.bib, …)."""
+    stem, dot, suffix = Path(attachment.filename).name.partition(".")
+    for number in range(1, 1000):
+        path = folder / (f"{stem}{'' if number == 1 else f'-{number}'}{dot}{suffix}")
+        try:
+            with path.open("xb") as file:
+                file.write(attachment.content)
+        except FileExistsError:
+            continue
+        return path
+    raise FileExistsError(f"{folder / attachment.filename} and 998 numbered copies exist")
 
 
 def is_quit(text: str) -> bool:
