@@ -58,6 +58,7 @@ class FakeSlack:
         # Image URLs Slack "cannot download": it then refuses the whole message (invalid_blocks).
         self.unreachable_images: set[str] = set()
         self.socket_acks: list[dict[str, Any]] = []
+        self.uploads: dict[str, bytes] = {}  # file id → the bytes posted to its upload URL
         self.url = ""
         self._ts = itertools.count(1)
         self._response_ids = itertools.count(1)
@@ -96,6 +97,7 @@ class FakeSlack:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/response/{key}", self._response)
+        app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_get("/socket", self._socket)
         self._runner, port = await serve(app)
         self.url = f"http://127.0.0.1:{port}"
@@ -156,6 +158,13 @@ class FakeSlack:
                     }
             ts = f"1700000000.{next(self._ts):06d}"
             return {"ok": True, "channel": params.get("channel"), "ts": ts, "message": {"ts": ts}}
+        if method == "files.getUploadURLExternal":
+            file_id = f"F{next(self._ts):06d}"
+            return {"ok": True, "file_id": file_id, "upload_url": f"{self.url}/upload/{file_id}"}
+        if method == "files.completeUploadExternal":
+            files = params.get("files") or "[]"
+            files = json.loads(files) if isinstance(files, str) else files
+            return {"ok": True, "files": [{"id": f["id"], "title": f.get("title")} for f in files]}
         if method == "conversations.open":
             return {"ok": True, "channel": {"id": f"D{params.get('users')}"}}
         if method == "users.info":
@@ -177,6 +186,10 @@ class FakeSlack:
                 "authed_user": {"id": "UINSTALLER", "scope": "", "access_token": None, "token_type": None},
             }
         return {"ok": True}
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        self.uploads[request.match_info["file_id"]] = await request.read()
+        return web.Response(text="OK - uploaded")
 
     async def _response(self, request: web.Request) -> web.Response:
         self.responses[request.match_info["key"]].append(await request.json())
@@ -211,6 +224,25 @@ def command_body(text: str, *, user: str, channel: str, response_url: str, team:
             "api_app_id": "A1",
         }
     )
+
+
+def action_body(
+    action: dict[str, Any], *, user: str, channel: str, response_url: str, team: str = TEAM
+) -> str:
+    """A block_actions interaction as Slack posts it: form-encoded, its JSON in `payload`."""
+    payload = {
+        "type": "block_actions",
+        "team": {"id": team, "domain": "team"},
+        "user": {"id": user, "username": user, "team_id": team},
+        "api_app_id": "A1",
+        "token": "legacy",
+        "trigger_id": "1.2.3",
+        "container": {"type": "message", "message_ts": "1700000000.000001", "channel_id": channel},
+        "channel": {"id": channel, "name": "papers"},
+        "response_url": response_url,
+        "actions": [{"block_id": "b1", "action_ts": "1700000002.000001", **action}],
+    }
+    return urlencode({"payload": json.dumps(payload)})
 
 
 def reaction_event(

@@ -537,6 +537,8 @@ def test_the_manifest_asks_for_exactly_the_scopes_the_app_uses() -> None:
     assert sorted(manifest["oauth_config"]["scopes"]["bot"]) == sorted(BOT_SCOPES)
     assert manifest["features"]["slash_commands"][0]["command"] == "/paper"
     assert manifest["features"]["slash_commands"][0]["url"].endswith("/slack/events")
+    assert manifest["settings"]["interactivity"]["is_enabled"] is True  # the buttons on cards
+    assert manifest["settings"]["interactivity"]["request_url"].endswith("/slack/events")
     assert set(manifest["settings"]["event_subscriptions"]["bot_events"]) == {
         "reaction_added",
         "reaction_removed",

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from typing import Any
 
 from aiohttp import web
@@ -26,12 +27,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.slack.publisher import PLATFORM, SlackPublisher, make_client
-from adapters.slack.render import reply_message
+from adapters.slack.render import ACTION_PREFIX, ITEM_MENU, reply_message
 from bot.commands import changes_a_digest, parse_command
 from bot.config import Settings
 from bot.paperbot import PaperBot
 from bot.ports import ChannelUnavailable
-from bot.types import ChannelRef, Command, PostRef, Reaction, UserRef
+from bot.types import Attachment, ChannelRef, Command, PostRef, Reaction, Reply, UserRef
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,10 @@ BOT_SCOPES = [
     "im:write",
     "reactions:read",
     "users:read",
+    "files:write",
 ]
+# What a button or a list's menu may run: the reader's actions on a paper and a search's next page.
+BUTTON_COMMANDS = frozenset({"abstract", "similar", "save", "page"})
 _EMOJI = {"+1": "👍", "thumbsup": "👍", "-1": "👎", "thumbsdown": "👎"}
 # Slack's skin-tone-2 … skin-tone-6 are the Fitzpatrick modifiers U+1F3FB … U+1F3FF.
 _SKIN_TONES = {f"skin-tone-{n}": chr(0x1F3FB + n - 2) for n in range(2, 7)}
@@ -171,6 +175,7 @@ class SlackAdapter:
         )
         self.publisher = SlackPublisher(self._client_for, channel_interval=config.channel_interval)
         self.app.command("/paper")(self._on_command)
+        self.app.action(re.compile("^" + ACTION_PREFIX))(self._on_action)
         self.app.event("reaction_added")(self._on_reaction)
         self.app.event("reaction_removed")(self._on_reaction)
         self._runner: web.AppRunner | None = None
@@ -201,6 +206,37 @@ class SlackAdapter:
             can_manage=changes_a_digest(name, args) and await self._is_admin(user),
         )
         reply = await self.bot.handle_command(command)
+        await self._answer(respond, command.user, reply)
+
+    async def _on_action(self, ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
+        """A button or a list item's menu on one of paperboy's messages: the command it names,
+        for the user who pressed it, answered to them alone (never a change to the message
+        everyone sees)."""
+        await ack()
+        if action.get("action_id") == ITEM_MENU:
+            chosen = str((action.get("selected_option") or {}).get("value") or "")
+            name, _, args = chosen.partition(" ")
+        else:
+            name = str(action.get("action_id") or "").removeprefix(ACTION_PREFIX)
+            args = str(action.get("value") or "")
+        team = str((body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id") or "")
+        user = UserRef(PLATFORM, team, str((body.get("user") or {}).get("id") or ""))
+        channel = ChannelRef(PLATFORM, team, str((body.get("channel") or {}).get("id") or ""))
+        if name not in BUTTON_COMMANDS:
+            await respond(
+                text="That button is from an older paperboy; try /paper help.",
+                response_type="ephemeral",
+                replace_original=False,
+            )
+            return
+        reply = await self.bot.handle_command(Command(name, args, user, channel))
+        await self._answer(respond, user, replace(reply, ephemeral=True))
+
+    async def _answer(self, respond: Any, user: UserRef, reply: Reply) -> None:
+        """The reply through the command's response_url; a file goes to the user's direct
+        messages (a channel would show everyone their reading list)."""
+        if reply.attachment is not None:
+            reply = replace(reply, text=f"{reply.text} {await self._send_file(user, reply.attachment)}")
         text, blocks = reply_message(reply)
         await respond(
             text=text,
@@ -208,6 +244,21 @@ class SlackAdapter:
             response_type="ephemeral" if reply.ephemeral else "in_channel",
             replace_original=False,
         )
+
+    async def _send_file(self, user: UserRef, attachment: Attachment) -> str:
+        client = await self._client_for(user.community)
+        try:
+            opened = await client.conversations_open(users=user.user)
+            await client.files_upload_v2(
+                channel=str((opened.get("channel") or {}).get("id")),
+                file=attachment.content,
+                filename=attachment.filename,
+                title=attachment.filename,
+            )
+        except SlackApiError as exc:
+            log.warning("sending %s failed: %s", attachment.filename, exc.response.get("error"))
+            return f"Slack did not take the file ({exc.response.get('error')}); try again later."
+        return f"{attachment.filename} is in your direct messages with paperboy."
 
     async def _is_admin(self, user: UserRef) -> bool:
         """Workspace admins and owners manage digests (one users.info call, only when asked)."""

@@ -13,7 +13,7 @@ from typing import Any
 
 from bot.cards import byline, counts_line, cut_escaped, escaped_chunks
 from bot.ports import Outgoing
-from bot.types import Notice, Post, Reply
+from bot.types import Action, ListItem, Notice, Post, Reply
 
 MAX_BLOCKS = 50
 MAX_HEADER = 150
@@ -21,6 +21,10 @@ MAX_SECTION = 3000
 MAX_ALT = 2000
 MAX_TOTAL = 12_000
 MAX_FALLBACK = 3000
+MAX_BUTTON_VALUE = 2000
+MAX_OPTION_VALUE = 75
+ACTION_PREFIX = "paper_"  # every action_id paperboy puts on a message; Bolt routes them by it
+ITEM_MENU = ACTION_PREFIX + "item"  # a list item's overflow menu: "<command> <paper id>"
 
 Block = dict[str, Any]
 
@@ -60,7 +64,39 @@ def post_blocks(post: Post, *, thumbnail: bool = True) -> list[Block]:
             "image_url": post.thumbnail,
             "alt_text": _escaped_within(post.title, MAX_ALT) or "thumbnail",
         }
-    return [section, {"type": "context", "elements": [{"type": "mrkdwn", "text": _links_line(post)}]}]
+    blocks = [section, {"type": "context", "elements": [{"type": "mrkdwn", "text": _links_line(post)}]}]
+    if post.actions:
+        blocks.append(actions_block(post.actions))
+    return blocks
+
+
+def button(action: Action) -> Block:
+    """A button whose action_id names the command and whose value is its arguments."""
+    return {
+        "type": "button",
+        "action_id": ACTION_PREFIX + action.command,
+        "text": {"type": "plain_text", "text": action.label[:75], "emoji": True},
+        "value": action.args,
+    }
+
+
+def actions_block(actions: tuple[Action, ...]) -> Block:
+    return {"type": "actions", "elements": [button(action) for action in actions]}
+
+
+def _item_section(number: int, item: ListItem) -> Block:
+    """One list line; its actions in an overflow menu (a row of buttons under each of ten
+    results would double the list's length)."""
+    title = link(item.url, item.title, label_limit=250)
+    section = _section(f"{number}. *{title}*\n{_escaped_within(item.detail, 500)}")
+    options = [
+        {"text": {"type": "plain_text", "text": action.label[:75], "emoji": True}, "value": value}
+        for action in item.actions
+        if len(value := f"{action.command} {action.args}") <= MAX_OPTION_VALUE
+    ]
+    if options:
+        section["accessory"] = {"type": "overflow", "action_id": ITEM_MENU, "options": options[:5]}
+    return section
 
 
 def _links_line(post: Post) -> str:
@@ -106,11 +142,13 @@ def outgoing_message(message: Outgoing, *, thumbnail: bool = True) -> tuple[str,
 def reply_message(reply: Reply) -> tuple[str, list[Block]]:
     """A command's answer: its text, then one section per list item, then paper cards."""
     blocks = _text_sections(reply.text) if reply.text else []
-    for number, item in enumerate(reply.items, 1):
-        title = link(item.url, item.title, label_limit=250)
-        blocks.append(_section(f"{number}. *{title}*\n{_escaped_within(item.detail, 500)}"))
+    blocks += [_item_section(number, item) for number, item in enumerate(reply.items, 1)]
     for post in reply.posts:
         blocks += post_blocks(post)
+    more = reply.more
+    if more is not None and len(more.args) <= MAX_BUTTON_VALUE:
+        blocks = [*fit(blocks, reserve=1), actions_block((more,))]
+        return _escaped_within(reply.text or "paperboy", MAX_FALLBACK), blocks
     fallback = reply.text or (reply.posts[0].title if reply.posts else "paperboy")
     return _escaped_within(fallback, MAX_FALLBACK), fit(blocks)
 
@@ -119,13 +157,15 @@ def _size(block: Block) -> int:
     return len(str(block))
 
 
-def fit(blocks: list[Block]) -> list[Block]:
-    """At most MAX_BLOCKS blocks and about MAX_TOTAL characters; a note says what was left out."""
+def fit(blocks: list[Block], *, reserve: int = 0) -> list[Block]:
+    """At most MAX_BLOCKS blocks and about MAX_TOTAL characters; a note says what was left out.
+    `reserve`: blocks to leave room for (a More button after the list)."""
     kept: list[Block] = []
     total = 0
+    most = MAX_BLOCKS - reserve
     for index, block in enumerate(blocks):
-        too_many = len(kept) == MAX_BLOCKS - 1 and index < len(blocks) - 1
-        if too_many or total + _size(block) > MAX_TOTAL - 200:
+        too_many = len(kept) == most - 1 and index < len(blocks) - 1
+        if too_many or total + _size(block) > MAX_TOTAL - 200 - 400 * reserve:
             left = len(blocks) - index
             kept.append(_section(f"…and {left} more not shown (Slack's message size limit)."))
             break
