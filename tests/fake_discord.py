@@ -342,6 +342,7 @@ class FakeDiscord:
         self.interactions: dict[str, JSON] = {}
         """INTERACTION_CREATE payloads by token (filled by the factories and by `dispatch`)."""
         self.callbacks: dict[int, JSON] = {}
+        self.files: dict[int, bytes] = {}  # uploaded attachments' bytes, by attachment id
         """Interaction callback bodies by interaction id."""
         self.original_responses: dict[str, JSON] = {}
         """The original response message per interaction token (type 4 message or type 5 placeholder)."""
@@ -545,6 +546,7 @@ class FakeDiscord:
                 elif isinstance(value, web.FileField):
                     content = value.file.read()
                     attachment_id = self.snowflake()
+                    self.files[attachment_id] = content
                     files.append(
                         {
                             "id": str(attachment_id),
@@ -1022,6 +1024,8 @@ class FakeDiscord:
             # The first followup after a deferral replaces the "thinking…" placeholder: same id, and
             # the ephemerality chosen at defer time wins over the followup's flags.
             self._apply_edit(original, {k: v for k, v in (body or {}).items() if k != "flags"})
+            if files:  # the files sent with it replace the placeholder's (none)
+                original["attachments"] = files
             original["edited_timestamp"] = None
             message = original
         else:
@@ -1390,6 +1394,35 @@ class FakeDiscord:
                 authorizing_integration_owners={"0": str(GUILD_ID)},
             )
         self.interactions[token] = payload
+        return payload
+
+    def component_interaction(
+        self,
+        custom_id: str,
+        *,
+        values: list[str] | None = None,
+        message: JSON | None = None,
+        user_id: int = USER_ID,
+        channel_id: int = CHANNEL_ID,
+    ) -> JSON:
+        """INTERACTION_CREATE for a button press (or, with `values`, a string select's choice) on
+        `message`, a message object as the bot sent it."""
+        data: JSON = {"custom_id": custom_id, "component_type": 2 if values is None else 3}
+        if values is not None:
+            data["values"] = values
+        payload = self._interaction_base(
+            3,
+            data,
+            user_id=user_id,
+            permissions=MEMBER_PERMISSIONS,
+            interaction_id=None,
+            token=None,
+            channel_id=channel_id,
+            dm=False,
+            locale="en-US",
+        )
+        if message is not None:
+            payload["message"] = message
         return payload
 
     def interaction(

@@ -93,6 +93,11 @@ async def test_login_syncs_the_paper_command_tree(adapter: DiscordAdapter, fake_
         "unfollow",
         "following",
         "help",
+        "abstract",
+        "save",
+        "unsave",
+        "saved",
+        "export",
     }
     assert {o["name"] for o in subcommands["digest"]["options"]} == {"here", "off", "status"}
     here = next(o for o in subcommands["digest"]["options"] if o["name"] == "here")

@@ -7,6 +7,7 @@ followups, and the core's posts become messages in a channel or in a thread unde
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import re
 from collections import OrderedDict
@@ -20,13 +21,20 @@ import discord
 import yarl
 from discord import app_commands
 
-from adapters.discord.render import outgoing_messages, post_fallback, reply_message
+from adapters.discord.render import (
+    outgoing_messages,
+    parse_custom_id,
+    post_fallback,
+    post_view,
+    reply_message,
+    reply_view,
+)
 from adapters.pacing import Pacer
 from bot.commands import parse_command
 from bot.config import Settings
 from bot.paperbot import PaperBot
 from bot.ports import ChannelUnavailable, MessageRejected, Outgoing
-from bot.types import ChannelRef, Command, Post, PostRef, Reaction, UserRef
+from bot.types import ChannelRef, Command, Post, PostRef, Reaction, Reply, UserRef
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +68,8 @@ arrivals to bunch (event-loop lag, network jitter) before a second at Discord co
 fan-out benchmark (BENCHMARKS.md, "Discord fan-out") 50/s drew 61 global 429s and 48/s reached
 exactly 50 in one second; 45/s peaked at 47 and costs about 11% of the throughput."""
 # Interaction callbacks and followups are not bound to the global limit (Discord's rate-limit docs).
+# What a button or a list's menu may run: the reader's actions on a paper and a search's next page.
+BUTTON_COMMANDS = frozenset({"abstract", "similar", "save", "page"})
 _INTERACTION_ROUTE = re.compile(r"/api/v\d+/(?:interactions/\d+/[^/]+/callback|webhooks/\d+/[^/]+)")
 
 
@@ -182,6 +192,7 @@ class DiscordAdapter:
         self.tree = app_commands.CommandTree(self.client)
         self.tree.add_command(self._paper_group())
         self.client.setup_hook = self._setup_hook  # type: ignore[method-assign]
+        self.client.event(self.on_interaction)
         self.client.event(self.on_raw_reaction_add)
         self.client.event(self.on_raw_reaction_remove)
         # The digest threads started lately, by header message id: a digest's papers all go
@@ -266,6 +277,36 @@ class DiscordAdapter:
         @app_commands.describe(paper="arXiv id, arxiv.org or huggingface.co link")
         async def similar(interaction: discord.Interaction, paper: str) -> None:
             await run(interaction, f"similar {paper}")
+
+        @paper.command(name="abstract", description="One paper's full abstract")
+        @app_commands.describe(paper="arXiv id, arxiv.org or huggingface.co link")
+        async def abstract(interaction: discord.Interaction, paper: str) -> None:
+            await run(interaction, f"abstract {paper}")
+
+        @paper.command(name="save", description="Keep a paper in your reading list (again: take it out)")
+        @app_commands.describe(paper="arXiv id, arxiv.org or huggingface.co link")
+        async def save(interaction: discord.Interaction, paper: str) -> None:
+            await run(interaction, f"save {paper}")
+
+        @paper.command(name="unsave", description="Take a paper out of your reading list")
+        @app_commands.describe(paper="arXiv id, arxiv.org or huggingface.co link")
+        async def unsave(interaction: discord.Interaction, paper: str) -> None:
+            await run(interaction, f"unsave {paper}")
+
+        @paper.command(name="saved", description="Your reading list")
+        async def saved(interaction: discord.Interaction) -> None:
+            await run(interaction, "saved")
+
+        @paper.command(
+            name="export", description="A BibTeX file of your reading list, top papers or a search"
+        )
+        @app_commands.describe(papers="Which papers", query="The search, for papers: search")
+        async def export(
+            interaction: discord.Interaction,
+            papers: Literal["saved", "top week", "top month", "top all", "search"] = "saved",
+            query: str | None = None,
+        ) -> None:
+            await run(interaction, f"export bibtex {papers} {query or ''}".strip())
 
         @paper.command(name="recommend", description="Recent papers most like what this server votes 👍")
         async def recommend(interaction: discord.Interaction) -> None:
@@ -358,11 +399,44 @@ class DiscordAdapter:
         name, args = parse_command(text)
         can_manage = interaction.permissions.manage_channels
         reply = await self.bot.handle_command(Command(name, args, user, channel, can_manage=can_manage))
+        await self._answer(interaction, reply, ephemeral=ephemeral)
+
+    async def _answer(self, interaction: discord.Interaction, reply: Reply, *, ephemeral: bool) -> None:
         content, embeds = reply_message(reply)
+        extra: dict[str, Any] = {}
         if content:
-            await interaction.followup.send(content=content, embeds=embeds, ephemeral=ephemeral)
-        else:
-            await interaction.followup.send(embeds=embeds, ephemeral=ephemeral)
+            extra["content"] = content
+        if (view := reply_view(reply)) is not None:
+            extra["view"] = view
+        if reply.attachment is not None:
+            extra["file"] = discord.File(
+                io.BytesIO(reply.attachment.content), filename=reply.attachment.filename
+            )
+        await interaction.followup.send(embeds=embeds, ephemeral=ephemeral, **extra)
+
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        """A button or a menu on one of paperboy's messages: the command it stands for, for the
+        member who pressed it, answered to them alone. (Slash commands go to the command tree.)"""
+        if interaction.type is not discord.InteractionType.component:
+            return
+        data: Any = interaction.data or {}
+        pressed = parse_custom_id(
+            str(data.get("custom_id") or ""), [str(v) for v in data.get("values") or []]
+        )
+        if pressed is None:
+            return  # not paperboy's component
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        name, args = pressed
+        guild = str(interaction.guild_id or "dm")
+        user = UserRef(PLATFORM, guild, str(interaction.user.id))
+        if name not in BUTTON_COMMANDS:
+            await interaction.followup.send(
+                content="That button is from an older paperboy; try /paper help.", ephemeral=True
+            )
+            return
+        channel = ChannelRef(PLATFORM, guild, str(interaction.channel_id))
+        reply = await self.bot.handle_command(Command(name, args, user, channel))
+        await self._answer(interaction, reply, ephemeral=True)
 
     # --- reactions ----------------------------------------------------------------------------
 
@@ -442,8 +516,11 @@ class DiscordAdapter:
     ) -> Any:
         """One message; a card Discord refuses as malformed (400) goes again as plain text, so
         that one odd paper never stops a digest."""
+        view = post_view(message) if isinstance(message, Post) else None
         try:
-            return await target.send(content=content, embeds=embeds)
+            if view is None:
+                return await target.send(content=content, embeds=embeds)
+            return await target.send(content=content, embeds=embeds, view=view)
         except discord.HTTPException as exc:
             if exc.status != 400:
                 raise

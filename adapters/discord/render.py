@@ -15,7 +15,7 @@ import discord
 
 from bot.cards import counts_line, cut_at_word, cut_escaped, escaped_chunks
 from bot.ports import Outgoing
-from bot.types import Notice, Post, Reply
+from bot.types import Action, Notice, Post, Reply
 
 MAX_CONTENT = 2000
 MAX_TITLE = 256
@@ -24,6 +24,10 @@ MAX_FIELD_VALUE = 1024
 MAX_EMBED_TOTAL = 6000
 MAX_EMBEDS = 10
 EMBED_COLOUR = 0xFFD21E  # Hugging Face yellow
+MAX_CUSTOM_ID = 100
+MAX_OPTION = 100  # a select option's label and value
+MAX_ROWS = 5
+CUSTOM_ID_PREFIX = "paper:"  # every component paperboy sends: `paper:<command>[:<args>]`
 
 # Characters Discord reads as markdown or mention syntax; a backslash shows them literally.
 _SPECIAL = re.compile(r"([\\*_~|`>\[\]<])")
@@ -122,3 +126,79 @@ def fit_embeds(embeds: list[discord.Embed]) -> list[discord.Embed]:
         kept.append(embed)
         total += len(embed)
     return kept
+
+
+# --- components: a card's buttons, a list's menus, a search's More -------------------------
+
+
+def custom_id(action: Action) -> str | None:
+    """`paper:<command>:<args>`, or None when it would pass Discord's 100 characters (a More
+    button for a very long query)."""
+    value = f"{CUSTOM_ID_PREFIX}{action.command}:{action.args}"
+    return value if len(value) <= MAX_CUSTOM_ID else None
+
+
+def parse_custom_id(value: str, chosen: list[str]) -> tuple[str, str] | None:
+    """The command and arguments a pressed button or a chosen menu option stands for."""
+    if not value.startswith(CUSTOM_ID_PREFIX):
+        return None
+    command, _, args = value.removeprefix(CUSTOM_ID_PREFIX).partition(":")
+    return command, chosen[0] if chosen else args
+
+
+def _view(rows: list[list[discord.ui.Item[discord.ui.View]]]) -> discord.ui.View | None:
+    """Components to send with a message. The view is stopped before it is sent: discord.py then
+    keeps no copy in memory for each digest card, and every press arrives as an interaction."""
+    if not rows:
+        return None
+    view = discord.ui.View(timeout=None)
+    for row, items in enumerate(rows[:MAX_ROWS]):
+        for item in items:
+            item.row = row
+            view.add_item(item)
+    view.stop()
+    return view
+
+
+def _button(action: Action) -> discord.ui.Button[discord.ui.View] | None:
+    identifier = custom_id(action)
+    if identifier is None:
+        return None
+    return discord.ui.Button(
+        label=action.label[:80], custom_id=identifier, style=discord.ButtonStyle.secondary
+    )
+
+
+def _buttons(actions: tuple[Action, ...]) -> list[discord.ui.Item[discord.ui.View]]:
+    return [button for action in actions[:5] if (button := _button(action)) is not None]
+
+
+def post_view(post: Post) -> discord.ui.View | None:
+    return _view([row] if (row := _buttons(post.actions)) else [])
+
+
+def reply_view(reply: Reply) -> discord.ui.View | None:
+    """A list's actions as one menu each ("Abstract of…", a line per paper: ten results times
+    three buttons would pass Discord's 25 components), a card's as buttons, then More."""
+    rows: list[list[discord.ui.Item[discord.ui.View]]] = []
+    menus: dict[str, tuple[str, list[discord.SelectOption]]] = {}
+    for number, item in enumerate(reply.items[:25], 1):
+        for action in item.actions:
+            label, options = menus.setdefault(action.command, (action.label, []))
+            options.append(
+                discord.SelectOption(
+                    label=f"{number}. {item.title}"[:MAX_OPTION], value=action.args[:MAX_OPTION]
+                )
+            )
+    for command, (label, options) in menus.items():
+        rows.append(
+            [
+                discord.ui.Select(
+                    custom_id=f"{CUSTOM_ID_PREFIX}{command}", placeholder=f"{label}…", options=options
+                )
+            ]
+        )
+    rows += [row for post in reply.posts if (row := _buttons(post.actions))]
+    if reply.more is not None and (more := _button(reply.more)) is not None:
+        rows.append([more])
+    return _view(rows[:MAX_ROWS])
