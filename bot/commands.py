@@ -21,6 +21,7 @@ from bot.ports import Clock
 from bot.post_calendar import next_post
 from bot.publishers import Publishers
 from bot.query import QueryError, clean_text, parse_query, tokens
+from bot.questions import answer as answer_question
 from bot.reading_commands import EXPORT_USAGE, READING_COMMANDS, ReadingCommands, paper_named
 from bot.semantic import SemanticIndex
 from bot.store import PaperStore
@@ -41,6 +42,7 @@ HELP = """paperboy brings Hugging Face Daily Papers here.
     or use "exact phrase", -exclude, author:NAME, org:NAME, since:YYYY-MM-DD,
     until:YYYY-MM-DD, has:code
 /paper show ID_OR_URL: one paper (arXiv id, arxiv.org or huggingface.co link)
+/paper ask QUESTION: the papers that best fit a question (also: mention the bot with it)
 /paper abstract ID_OR_URL: one paper's full abstract
 /paper similar ID_OR_URL: the papers nearest in meaning to one paper
 /paper save ID_OR_URL: keep a paper in your reading list (again: take it out);
@@ -248,6 +250,8 @@ class CommandRouter:
                 return await self.do_search(args)
             if name == "page":  # a search's More button: `page N QUERY`
                 return await self.do_page(args)
+            if name in {"ask", "question"}:
+                return await answer_question(args, self.search, self.papers)
             if name in READING_COMMANDS:
                 return await self.reading.handle(command, name, args)
             if name == "show":

@@ -73,3 +73,20 @@ def arxiv_abs_url(paper_id: str) -> str:
 
 def arxiv_pdf_url(paper_id: str) -> str:
     return f"https://arxiv.org/pdf/{paper_id}"
+
+
+_LINK_SEPARATORS = re.compile(r"[\s<>|()\[\],;\"']+")
+
+
+def paper_ids_in(text: str) -> list[str]:
+    """The arXiv papers a message names, in order, once each: bare ids and arxiv.org or
+    huggingface.co links among its words (Slack wraps links as `<url|label>`)."""
+    found: list[str] = []
+    for word in _LINK_SEPARATORS.split(text):
+        try:
+            paper_id = normalize_paper_id(word.rstrip(".!?:"))
+        except InvalidPaperId:
+            continue
+        if paper_id not in found:
+            found.append(paper_id)
+    return found

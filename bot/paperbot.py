@@ -80,6 +80,10 @@ class PaperBot:
         """Count a reaction on a paper message this bot posted; ignore everything else."""
         return await self.reactions.handle(reaction)
 
+    async def first_delivery(self, platform: str, event_id: str) -> bool:
+        """False for a platform's retry of an event already handled (by any process)."""
+        return await self.reactions.events.first_time(platform, event_id, now=self.reactions.clock.now())
+
     async def tally(self, platform: str, community: str, paper_id: str) -> Tally:
         """A paper's 👍 and 👎 count in one community."""
         return await self.reactions.tally(platform, community, paper_id)

@@ -1396,6 +1396,18 @@ class FakeDiscord:
         self.interactions[token] = payload
         return payload
 
+    def member_message(self, content: str, *, mentions_bot: bool = True, user_id: int = USER_ID) -> JSON:
+        """MESSAGE_CREATE data for a member's message in the channel (stored there, so a reply can
+        reference it); `mentions_bot` puts the bot in its mentions, as `<@bot>` in the text does."""
+        message = self.message_object(CHANNEL_ID, {"content": content})
+        message["author"] = user_object(user_id)
+        message["guild_id"] = str(GUILD_ID)
+        message["member"] = member_object(user_id)
+        if mentions_bot:
+            message["mentions"] = [user_object(BOT_USER_ID, bot=True)]
+        self.messages[CHANNEL_ID].append(message)
+        return message
+
     def component_interaction(
         self,
         custom_id: str,

@@ -108,7 +108,8 @@ async def test_login_syncs_the_paper_command_tree(adapter: DiscordAdapter, fake_
     period = subcommands["top"]["options"][0]
     assert [c["value"] for c in period["choices"]] == ["week", "month", "all"]
     identify = fake_discord.identify_payloads[0]
-    assert identify["intents"] == (1 << 0) | (1 << 10)  # guilds and guild reactions only
+    # guilds, guild messages (mentions) and guild reactions: no privileged intent
+    assert identify["intents"] == (1 << 0) | (1 << 9) | (1 << 10)
 
 
 async def test_every_subcommand_is_deferred_then_answered(

@@ -540,6 +540,7 @@ def test_the_manifest_asks_for_exactly_the_scopes_the_app_uses() -> None:
     assert manifest["settings"]["interactivity"]["is_enabled"] is True  # the buttons on cards
     assert manifest["settings"]["interactivity"]["request_url"].endswith("/slack/events")
     assert set(manifest["settings"]["event_subscriptions"]["bot_events"]) == {
+        "app_mention",
         "reaction_added",
         "reaction_removed",
     }

@@ -44,10 +44,12 @@ THREADS_KEPT = 512
 THREAD_ALREADY_EXISTS = 160004
 # "Cannot execute action on this channel type": no threads inside a thread or a voice channel's chat.
 NO_THREADS_HERE = 50024
-# Only non-privileged intents: guilds (channels, threads) and guild reactions (votes).
+# Only non-privileged intents: guilds (channels, threads), guild reactions (votes) and guild
+# messages (mentions of the bot: Discord gives their content without the privileged intent).
 INTENTS = discord.Intents.none()
 INTENTS.guilds = True
 INTENTS.guild_reactions = True
+INTENTS.guild_messages = True
 # Exactly what the bot does: read and post in channels and threads, with embeds.
 PERMISSIONS = discord.Permissions(
     view_channel=True,
@@ -193,6 +195,7 @@ class DiscordAdapter:
         self.tree.add_command(self._paper_group())
         self.client.setup_hook = self._setup_hook  # type: ignore[method-assign]
         self.client.event(self.on_interaction)
+        self.client.event(self.on_message)
         self.client.event(self.on_raw_reaction_add)
         self.client.event(self.on_raw_reaction_remove)
         # The digest threads started lately, by header message id: a digest's papers all go
@@ -437,6 +440,25 @@ class DiscordAdapter:
         channel = ChannelRef(PLATFORM, guild, str(interaction.channel_id))
         reply = await self.bot.handle_command(Command(name, args, user, channel))
         await self._answer(interaction, reply, ephemeral=True)
+
+    async def on_message(self, message: discord.Message) -> None:
+        """`@paperboy <link or question>`: the answer as a reply to the mention."""
+        me = self.client.user
+        if me is None or message.author.bot or message.guild is None or me not in message.mentions:
+            return
+        guild = str(message.guild.id)
+        command = Command(
+            "ask",
+            message.content,
+            UserRef(PLATFORM, guild, str(message.author.id)),
+            ChannelRef(PLATFORM, guild, str(message.channel.id)),
+        )
+        reply = await self.bot.handle_command(command)
+        content, embeds = reply_message(reply)
+        try:
+            await message.reply(content=content or None, embeds=embeds, mention_author=False)
+        except discord.HTTPException as exc:
+            log.warning("answering a mention failed: %s %s", exc.status, exc.text)
 
     # --- reactions ----------------------------------------------------------------------------
 

@@ -46,6 +46,7 @@ BOT_SCOPES = [
     "reactions:read",
     "users:read",
     "files:write",
+    "app_mentions:read",
 ]
 # What a button or a list's menu may run: the reader's actions on a paper and a search's next page.
 BUTTON_COMMANDS = frozenset({"abstract", "similar", "save", "page"})
@@ -176,6 +177,7 @@ class SlackAdapter:
         self.publisher = SlackPublisher(self._client_for, channel_interval=config.channel_interval)
         self.app.command("/paper")(self._on_command)
         self.app.action(re.compile("^" + ACTION_PREFIX))(self._on_action)
+        self.app.event("app_mention")(self._on_mention)
         self.app.event("reaction_added")(self._on_reaction)
         self.app.event("reaction_removed")(self._on_reaction)
         self._runner: web.AppRunner | None = None
@@ -270,6 +272,29 @@ class SlackAdapter:
             return False
         profile = info.get("user") or {}
         return bool(profile.get("is_admin") or profile.get("is_owner") or profile.get("is_primary_owner"))
+
+    async def _on_mention(self, body: dict[str, Any], event: dict[str, Any], context: Any) -> None:
+        """`@paperboy <link or question>`: the answer in a thread under the mention."""
+        team = str(body.get("team_id") or context.team_id or "")
+        event_id = str(body.get("event_id") or "")
+        if event.get("bot_id") or (event_id and not await self.bot.first_delivery(PLATFORM, event_id)):
+            return  # another bot's message, or Slack's retry of one already answered
+        channel = ChannelRef(PLATFORM, team, str(event.get("channel") or ""))
+        user = UserRef(PLATFORM, team, str(event.get("user") or ""))
+        reply = await self.bot.handle_command(Command("ask", str(event.get("text") or ""), user, channel))
+        text, blocks = reply_message(reply)
+        client = await self._client_for(team)
+        try:
+            await client.chat_postMessage(
+                channel=channel.channel,
+                thread_ts=str(event.get("thread_ts") or event.get("ts") or "") or None,
+                text=text,
+                blocks=blocks,
+                unfurl_links=False,
+                unfurl_media=False,
+            )
+        except SlackApiError as exc:
+            log.warning("answering a mention failed: %s", exc.response.get("error"))
 
     async def _on_reaction(self, body: dict[str, Any], event: dict[str, Any], context: Any) -> None:
         item = event.get("item") or {}
