@@ -28,19 +28,20 @@ def one_line(paper: Paper) -> str:
     return cut_at_word(" ".join(text.split()), 200)
 
 
-async def _best(query: SearchQuery, search: HybridSearch, lookup: PaperLookup) -> list[Paper]:
+async def _best(query: SearchQuery, search: HybridSearch, lookup: PaperLookup) -> tuple[list[Paper], bool]:
     """The search's best papers interleaved with the nearest by meaning alone: a question is
     plain language, and the model alone puts the paper a question describes first more often
     than the fused ranking puts it in the top three (the issue's own example is 1st by meaning,
-    8th fused; BENCHMARKS.md)."""
+    8th fused; BENCHMARKS.md). Also whether any of them has every word of the question."""
     results = await search.search(query, limit=ANSWERS)
     fused = list(results.papers)
+    worded = any(p.id not in results.by_meaning and p.id not in results.some_words for p in fused)
     if search.semantic is None:
-        return fused
+        return fused, worded
     try:
         near = await search.semantic.nearest(query_text(query), ANSWERS)
     except EmbeddingUnavailable:
-        return fused
+        return fused, worded
     nearest_ids = [paper_id for paper_id, cosine in near if cosine >= MIN_COSINE]
     stored = await lookup.store.get_papers(nearest_ids)
     by_meaning = [stored[paper_id] for paper_id in nearest_ids if paper_id in stored]
@@ -49,7 +50,7 @@ async def _best(query: SearchQuery, search: HybridSearch, lookup: PaperLookup) -
         for paper in pair:
             if paper is not None:
                 chosen.setdefault(paper.id, paper)
-    return list(chosen.values())[:ANSWERS]
+    return list(chosen.values())[:ANSWERS], worded
 
 
 async def answer(text: str, search: HybridSearch, lookup: PaperLookup) -> Reply:
@@ -69,13 +70,16 @@ async def answer(text: str, search: HybridSearch, lookup: PaperLookup) -> Reply:
         query = parse_query(question)
     except QueryError as exc:
         return Reply(str(exc), ok=False, ephemeral=False)
-    papers = await _best(query, search, lookup)
+    papers, worded = await _best(query, search, lookup)
     if not papers:
         return Reply(NOTHING_FITS, ephemeral=False)
+    # Meaning alone cannot tell an unrelated question from a loosely worded one (their cosines
+    # overlap: bot.hybrid.MIN_COSINE), so such answers say what they are.
+    heading = "Papers about" if worded else "No paper has all those words; the closest in meaning to"
     items = tuple(
         ListItem(
             title=cut_at_word(paper.title, 200), url=paper.url, detail=one_line(paper), paper_id=paper.id
         )
         for paper in papers
     )
-    return Reply(f"Papers about: {cut_at_word(question, 100)}", items=items, ephemeral=False)
+    return Reply(f"{heading}: {cut_at_word(question, 100)}", items=items, ephemeral=False)

@@ -49,6 +49,10 @@ async def test_a_question_in_plain_words_is_answered_by_meaning(
     reply = await run(semantic_core, f"ask <@U0BOT> {QUESTION}?")
     assert DEBATE in [item.title for item in reply.items]
     assert len(reply.items) <= 3 and all(item.detail for item in reply.items)
+    # No paper has all of those words: the answer says its papers are only close in meaning.
+    assert reply.text.startswith("No paper has all those words; the closest in meaning to:")
+    worded = await run(semantic_core, "ask <@U0BOT> multi-agent debate")
+    assert worded.text.startswith("Papers about:") and worded.items[0].title == DEBATE
 
 
 async def test_slack_mentions_are_answered_once_in_a_thread(slack: SlackHarness, fake_hf: FakeHF) -> None:
