@@ -91,6 +91,11 @@ def authors_line(authors: tuple[str, ...], *, shown: int = AUTHORS_SHOWN) -> str
     return ", ".join(authors[:shown]) + " et al."
 
 
+# The commands a button or a list's menu may run (adapters refuse any other a custom id names).
+BUTTON_COMMANDS = frozenset({"abstract", "similar", "save", "page"})
+UNKNOWN_BUTTON = "That button is from an older paperboy; try /paper help."
+
+
 def paper_actions(paper_id: str) -> tuple[Action, ...]:
     """What a reader can do with any paper card: read the abstract, see papers like it, keep it
     in their reading list (pressing Save again takes it out)."""

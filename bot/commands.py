@@ -28,7 +28,7 @@ from bot.store import PaperStore
 from bot.subscriptions import MAX_SIZE, TASTE, UPVOTES, Subscription, SubscriptionStore, resolve_timezone
 from bot.taste import MIN_VOTES, Tastes
 from bot.types import Action, ChannelRef, Command, ListItem, Paper, Reply, SearchResults
-from bot.votes import VoteBook
+from bot.votes import PERIODS, VoteBook
 
 USAGE = (
     "Usage: /paper search QUERY · show ID · abstract ID · similar ID · save ID · saved · unsave ID · "
@@ -71,7 +71,6 @@ FOR_THIS_TEAM = "for this team"
 TODAY_SIZE = 10
 TOP_SIZE = 10
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
-PERIODS = {"week": 7, "month": 30, "all": None}
 
 
 def parse_command(text: str) -> tuple[str, str]:

@@ -18,14 +18,13 @@ from bot.reading_list import MAX_SAVED, ReadingListFull, ReadingLists
 from bot.source import HFUnavailable
 from bot.store import PaperStore
 from bot.types import Attachment, Command, ListItem, Paper, Reply
-from bot.votes import VoteBook
+from bot.votes import PERIODS, VoteBook
 
 READING_COMMANDS = frozenset({"abstract", "save", "unsave", "saved", "export"})
 SAVED_SHOWN = 25
 EXPORT_SEARCH = 50
 EXPORT_TOP = 100
 EXPORT_USAGE = "export bibtex [saved | top week|month|all | search QUERY]"
-PERIODS = {"week": 7, "month": 30, "all": None}
 
 
 async def paper_named(lookup: PaperLookup, args: str) -> Paper | Reply:

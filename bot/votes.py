@@ -40,6 +40,10 @@ async def load_vote_key(engine: AsyncEngine, configured: str | None) -> bytes:
     return value.encode()
 
 
+# /paper top and its BibTeX export: the votes cast in the last 7 or 30 days, or ever.
+PERIODS: dict[str, int | None] = {"week": 7, "month": 30, "all": None}
+
+
 @dataclass(frozen=True, slots=True)
 class Tally:
     paper_id: str

@@ -30,6 +30,7 @@ from adapters.discord.render import (
     reply_view,
 )
 from adapters.pacing import Pacer
+from bot.cards import BUTTON_COMMANDS, UNKNOWN_BUTTON
 from bot.commands import parse_command
 from bot.config import Settings
 from bot.paperbot import PaperBot
@@ -70,8 +71,6 @@ arrivals to bunch (event-loop lag, network jitter) before a second at Discord co
 fan-out benchmark (BENCHMARKS.md, "Discord fan-out") 50/s drew 61 global 429s and 48/s reached
 exactly 50 in one second; 45/s peaked at 47 and costs about 11% of the throughput."""
 # Interaction callbacks and followups are not bound to the global limit (Discord's rate-limit docs).
-# What a button or a list's menu may run: the reader's actions on a paper and a search's next page.
-BUTTON_COMMANDS = frozenset({"abstract", "similar", "save", "page"})
 _INTERACTION_ROUTE = re.compile(r"/api/v\d+/(?:interactions/\d+/[^/]+/callback|webhooks/\d+/[^/]+)")
 
 
@@ -433,9 +432,7 @@ class DiscordAdapter:
         guild = str(interaction.guild_id or "dm")
         user = UserRef(PLATFORM, guild, str(interaction.user.id))
         if name not in BUTTON_COMMANDS:
-            await interaction.followup.send(
-                content="That button is from an older paperboy; try /paper help.", ephemeral=True
-            )
+            await interaction.followup.send(content=UNKNOWN_BUTTON, ephemeral=True)
             return
         channel = ChannelRef(PLATFORM, guild, str(interaction.channel_id))
         reply = await self.bot.handle_command(Command(name, args, user, channel))

@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.slack.publisher import PLATFORM, SlackPublisher, make_client
 from adapters.slack.render import ACTION_PREFIX, ITEM_MENU, reply_message
+from bot.cards import BUTTON_COMMANDS, UNKNOWN_BUTTON
 from bot.commands import changes_a_digest, parse_command
 from bot.config import Settings
 from bot.paperbot import PaperBot
@@ -48,8 +49,6 @@ BOT_SCOPES = [
     "files:write",
     "app_mentions:read",
 ]
-# What a button or a list's menu may run: the reader's actions on a paper and a search's next page.
-BUTTON_COMMANDS = frozenset({"abstract", "similar", "save", "page"})
 _EMOJI = {"+1": "👍", "thumbsup": "👍", "-1": "👎", "thumbsdown": "👎"}
 # Slack's skin-tone-2 … skin-tone-6 are the Fitzpatrick modifiers U+1F3FB … U+1F3FF.
 _SKIN_TONES = {f"skin-tone-{n}": chr(0x1F3FB + n - 2) for n in range(2, 7)}
@@ -226,7 +225,7 @@ class SlackAdapter:
         channel = ChannelRef(PLATFORM, team, str((body.get("channel") or {}).get("id") or ""))
         if name not in BUTTON_COMMANDS:
             await respond(
-                text="That button is from an older paperboy; try /paper help.",
+                text=UNKNOWN_BUTTON,
                 response_type="ephemeral",
                 replace_original=False,
             )
