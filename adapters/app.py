@@ -121,6 +121,7 @@ async def build_core(
     from bot.store import PaperStore
     from bot.subscriptions import SubscriptionStore
     from bot.taste import Tastes
+    from bot.unfurls import LinkCards
     from bot.votes import ReactionCounter, VoteBook, load_vote_key
 
     clock = clock or SystemClock()
@@ -209,6 +210,7 @@ async def build_core(
             publishers=publishers,
             scheduler=scheduler,
             store=store,
+            link_cards=LinkCards(lookup),
             semantic=semantic,
             refresh_minutes=settings.refresh_minutes,
         )

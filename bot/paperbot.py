@@ -24,7 +24,8 @@ from bot.scheduling import Scheduler
 from bot.semantic import SemanticIndex
 from bot.store import PaperStore
 from bot.subscriptions import Subscription
-from bot.types import ChannelRef, Command, FetchReport, Reaction, Reply, Vote
+from bot.types import ChannelRef, Command, FetchReport, Post, Reaction, Reply, Vote
+from bot.unfurls import LinkCards
 from bot.votes import ReactionCounter, Tally
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ class PaperBot:
         publishers: Publishers,
         scheduler: Scheduler,
         store: PaperStore,
+        link_cards: LinkCards,
         semantic: SemanticIndex | None = None,
         refresh_minutes: float = 30,
     ) -> None:
@@ -58,6 +60,7 @@ class PaperBot:
         self.publishers = publishers
         self.scheduler = scheduler
         self.store = store
+        self.link_cards = link_cards
         self.semantic = semantic
         self.refresh_minutes = refresh_minutes
         self._background: set[asyncio.Task[object]] = set()
@@ -79,6 +82,15 @@ class PaperBot:
     async def handle_reaction(self, reaction: Reaction) -> Vote | None:
         """Count a reaction on a paper message this bot posted; ignore everything else."""
         return await self.reactions.handle(reaction)
+
+    async def link_previews(self, urls: list[str]) -> dict[str, Post]:
+        """The card of each paper link among `urls` (a preview, not an answer: nothing when a
+        paper cannot be found or Hugging Face is down)."""
+        try:
+            return await self.link_cards.cards(urls)
+        except Exception:
+            log.exception("link previews failed")
+            return {}
 
     async def first_delivery(self, platform: str, event_id: str) -> bool:
         """False for a platform's retry of an event already handled (by any process)."""

@@ -541,9 +541,11 @@ def test_the_manifest_asks_for_exactly_the_scopes_the_app_uses() -> None:
     assert manifest["settings"]["interactivity"]["request_url"].endswith("/slack/events")
     assert set(manifest["settings"]["event_subscriptions"]["bot_events"]) == {
         "app_mention",
+        "link_shared",
         "reaction_added",
         "reaction_removed",
     }
+    assert {"arxiv.org", "huggingface.co"} <= set(manifest["features"]["unfurl_domains"])
 
 
 async def test_digest_posts_keep_to_one_message_per_interval_per_channel(

@@ -27,7 +27,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.slack.publisher import PLATFORM, SlackPublisher, make_client
-from adapters.slack.render import ACTION_PREFIX, ITEM_MENU, reply_message
+from adapters.slack.render import ACTION_PREFIX, ITEM_MENU, post_blocks, reply_message
 from bot.cards import BUTTON_COMMANDS, UNKNOWN_BUTTON
 from bot.commands import changes_a_digest, parse_command
 from bot.config import Settings
@@ -48,6 +48,8 @@ BOT_SCOPES = [
     "users:read",
     "files:write",
     "app_mentions:read",
+    "links:read",
+    "links:write",
 ]
 _EMOJI = {"+1": "👍", "thumbsup": "👍", "-1": "👎", "thumbsdown": "👎"}
 # Slack's skin-tone-2 … skin-tone-6 are the Fitzpatrick modifiers U+1F3FB … U+1F3FF.
@@ -177,6 +179,7 @@ class SlackAdapter:
         self.app.command("/paper")(self._on_command)
         self.app.action(re.compile("^" + ACTION_PREFIX))(self._on_action)
         self.app.event("app_mention")(self._on_mention)
+        self.app.event("link_shared")(self._on_link_shared)
         self.app.event("reaction_added")(self._on_reaction)
         self.app.event("reaction_removed")(self._on_reaction)
         self._runner: web.AppRunner | None = None
@@ -294,6 +297,31 @@ class SlackAdapter:
             )
         except SlackApiError as exc:
             log.warning("answering a mention failed: %s", exc.response.get("error"))
+
+    async def _on_link_shared(self, body: dict[str, Any], event: dict[str, Any], context: Any) -> None:
+        """A message linking arxiv.org or huggingface.co papers: their cards as link previews.
+        A paper that cannot be found, or Hugging Face down, means no preview and no message."""
+        team = str(body.get("team_id") or context.team_id or "")
+        event_id = str(body.get("event_id") or "")
+        if event_id and not await self.bot.first_delivery(PLATFORM, event_id):
+            return
+        urls = [str(link.get("url") or "") for link in event.get("links") or []]
+        cards = await self.bot.link_previews([url for url in urls if url])
+        if not cards:
+            return
+        # No thumbnail: a preview is compact, and an image Slack cannot fetch fails it whole.
+        unfurls = {url: {"blocks": post_blocks(card, thumbnail=False)} for url, card in cards.items()}
+        client = await self._client_for(team)
+        try:
+            if event.get("unfurl_id") and event.get("source"):
+                await client.chat_unfurl(
+                    unfurl_id=str(event["unfurl_id"]), source=str(event["source"]), unfurls=unfurls
+                )
+            else:
+                channel, ts = str(event.get("channel") or ""), str(event.get("message_ts") or "")
+                await client.chat_unfurl(channel=channel, ts=ts, unfurls=unfurls)
+        except SlackApiError as exc:
+            log.warning("link preview failed: %s", exc.response.get("error"))
 
     async def _on_reaction(self, body: dict[str, Any], event: dict[str, Any], context: Any) -> None:
         item = event.get("item") or {}
