@@ -23,11 +23,13 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
+    from adapters.http import HttpServer
     from bot.alerts import AlertSender
     from bot.config import Settings
     from bot.deliveries import DeliveryLedger
     from bot.digest import Digester, DigestOutcome
     from bot.digest_jobs import DigestSchedule
+    from bot.feeds import DigestFeeds
     from bot.follows import SavedSearches
     from bot.ingest import Ingestor
     from bot.lists import DailyLists
@@ -86,6 +88,8 @@ class Core:
     digests: DigestSchedule
     lists: DailyLists
     alerts: AlertSender
+    feeds: DigestFeeds
+    http: HttpServer  # started by run_bot when something needs it (wants_http)
     bot: PaperBot
 
 
@@ -98,6 +102,7 @@ async def build_core(
     migrate: bool = True,
 ) -> AsyncIterator[Core]:
     """Everything but the platforms. `source` replaces Hugging Face (tests without HTTP)."""
+    from adapters.http import HttpServer
     from bot.alerts import AlertSender
     from bot.commands import CommandRouter
     from bot.db import create_engine, upgrade
@@ -105,10 +110,12 @@ async def build_core(
     from bot.digest import Digester
     from bot.digest_jobs import DigestSchedule
     from bot.events import EventLog
+    from bot.feeds import DigestFeeds
     from bot.follows import SavedSearches
     from bot.hybrid import HybridSearch
     from bot.ingest import Ingestor
     from bot.lists import DailyLists
+    from bot.live_counts import LiveCounts
     from bot.lookups import PaperLookup
     from bot.paperbot import PaperBot
     from bot.ports import SystemClock
@@ -136,6 +143,7 @@ async def build_core(
             today=lambda: clock.now().date(),
         )
     search: PaperSearch | None = None
+    http: HttpServer | None = None
     try:
         if migrate:
             await upgrade(engine)
@@ -178,8 +186,13 @@ async def build_core(
         reading = ReadingCommands(
             store=store, papers=lookup, lists=ReadingLists(engine), votes=votes, search=hybrid, clock=clock
         )
+        feeds = DigestFeeds(engine, store=store, subscriptions=subscriptions, clock=clock)
+        http = HttpServer(
+            host=settings.http_host, port=settings.http_port, feeds=feeds, public_url=settings.public_url
+        )
         commands = CommandRouter(
             store=store,
+            feeds=feeds,
             search=hybrid,
             reading=reading,
             subscriptions=subscriptions,
@@ -211,6 +224,7 @@ async def build_core(
             scheduler=scheduler,
             store=store,
             link_cards=LinkCards(lookup),
+            live_counts=LiveCounts(engine, store=store, publishers=publishers, clock=clock),
             semantic=semantic,
             refresh_minutes=settings.refresh_minutes,
         )
@@ -233,9 +247,13 @@ async def build_core(
             digests=digests,
             lists=lists,
             alerts=alerts,
+            feeds=feeds,
+            http=http,
             bot=bot,
         )
     finally:
+        if http is not None:
+            await http.stop()
         if search is not None:
             await search.aclose()
         if hf is not None:
@@ -271,6 +289,8 @@ async def run_bot(settings: Settings, names: list[str], stop: asyncio.Event) -> 
             for adapter in adapters:
                 await adapter.start()
                 started.append(adapter)
+            if wants_http(settings, names):
+                await core.http.start()  # at once if Slack over HTTP started it already
             await core.bot.start()
             waiters: list[asyncio.Future[object]] = [asyncio.ensure_future(stop.wait())]
             waiters += [asyncio.ensure_future(adapter.finished()) for adapter in adapters]
@@ -386,6 +406,12 @@ def configure_logging(level: str) -> None:
 class _WithoutVoiceNotice(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         return "voice will NOT be supported" not in record.getMessage()
+
+
+def wants_http(settings: Settings, names: list[str]) -> bool:
+    """The HTTP server (feeds, /healthz, Slack's endpoints) runs with Slack or Discord, or when
+    PAPERBOY_PUBLIC_URL says where it is reached; the console alone opens no port."""
+    return bool(settings.public_url) or any(name in {"slack", "discord"} for name in names)
 
 
 def wanted_adapters(settings: Settings) -> list[str]:

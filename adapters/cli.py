@@ -99,7 +99,11 @@ def _run_async(main: Coroutine[Any, Any, T], settings: Settings) -> T:
 
         if (problem := database_problem(exc, settings.database_url)) is not None:
             raise _fail(f"paperboy: {problem.message}", EXIT_USAGE if problem.bad_setting else 1) from None
-        if type(exc).__name__ in {"DiscordLoginError", "SlackSetupError"}:  # settings to fix
+        if type(exc).__name__ in {
+            "DiscordLoginError",
+            "SlackSetupError",
+            "HttpSetupError",
+        }:  # settings to fix
             raise _fail(f"paperboy: {exc}.", EXIT_USAGE) from None
         if type(exc).__name__ == "DiscordUnreachable":  # a service unavailable for now
             raise _fail(f"paperboy: {exc}.", EXIT_NOT_FOUND) from None

@@ -128,10 +128,23 @@ def paper_card(paper: Paper) -> Post:
     )
 
 
+def hf_counts_line(post: Post) -> str:
+    upvotes = f"▲ {post.upvotes} upvote{'s' if post.upvotes != 1 else ''}"
+    return f"{upvotes} · 💬 {post.comments} comment{'s' if post.comments != 1 else ''}"
+
+
+def votes_line(post: Post) -> str:
+    """This community's 👍 count on a digest card, once it has one."""
+    return f"👍 {post.votes} here" if post.votes else ""
+
+
+def shown_counts(post: Post) -> str:
+    """What a card's counts line shows, as one comparable string."""
+    return f"{post.upvotes}/{post.comments}/{post.votes or 0}"
+
+
 def counts_line(post: Post) -> str:
-    parts = [f"▲ {post.upvotes} upvote{'s' if post.upvotes != 1 else ''}"]
-    parts.append(f"💬 {post.comments} comment{'s' if post.comments != 1 else ''}")
-    return " · ".join(parts)
+    return " · ".join(part for part in (hf_counts_line(post), votes_line(post)) if part)
 
 
 def byline(post: Post) -> str:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from bot.cards import authors_line, cut_at_word, day_label, paper_actions, paper_card
 from bot.digest_jobs import DigestSchedule
+from bot.feeds import FEED_USAGE, DigestFeeds
 from bot.follows import DuplicateSavedSearch, SavedSearches, TooManySavedSearches
 from bot.hybrid import HybridSearch
 from bot.lookups import PaperLookup
@@ -34,7 +35,7 @@ USAGE = (
     "Usage: /paper search QUERY · show ID · abstract ID · similar ID · save ID · saved · unsave ID · "
     f"{EXPORT_USAGE} · recommend · today · top [week|month|all] · "
     "digest here [HH:MM] [TIMEZONE] [top N] [min-upvotes N] [+word] [-word] [flat] [rank taste] · "
-    "digest off · digest status · follow QUERY · unfollow N · following · help"
+    f"digest off · digest status · {FEED_USAGE} · follow QUERY · unfollow N · following · help"
 )
 HELP = """paperboy brings Hugging Face Daily Papers here.
 
@@ -59,6 +60,8 @@ HELP = """paperboy brings Hugging Face Daily Papers here.
     team votes 👍). Channel managers only.
 /paper digest off: stop this channel's digest. Channel managers only.
 /paper digest status: when the next digest comes and why a day had none
+/paper digest feed: this channel's digest as an Atom feed for feed readers (reset: a new
+    address, the old one stops working; channel managers only)
 /paper follow QUERY: get a direct message when new papers match QUERY
 /paper following, /paper unfollow N: your saved searches"""
 
@@ -85,7 +88,8 @@ def parse_command(text: str) -> tuple[str, str]:
 def changes_a_digest(name: str, args: str) -> bool:
     """Whether the command needs the caller's right to manage the channel (`Command.can_manage`):
     adapters whose platform must be asked (Slack's users.info) ask only for these."""
-    return name == "digest" and args.partition(" ")[0].lower() in {"here", "off"}
+    words = args.lower().split()
+    return name == "digest" and (words[:1] in (["here"], ["off"]) or words[:2] == ["feed", "reset"])
 
 
 class UsageError(ValueError):
@@ -234,6 +238,7 @@ class CommandRouter:
     schedule: DigestSchedule  # a digest changed here is rescheduled there
     publishers: Publishers  # who may manage a digest, as each platform's users know them
     reading: ReadingCommands
+    feeds: DigestFeeds
     semantic: SemanticIndex | None = None  # None: search by meaning is off (PAPERBOY_SEMANTIC)
     tastes: Tastes | None = None
 
@@ -406,12 +411,16 @@ class CommandRouter:
         action = action.lower()
         if action == "status":
             return await self.digest_status(command.channel)
-        if action not in {"here", "off"}:
-            raise UsageError("digest takes here, off or status.")
+        if action not in {"here", "off", "feed"}:
+            raise UsageError("digest takes here, off, status or feed.")
+        if action == "feed" and options.strip().lower() != "reset":
+            return await self.feeds.handle(command, options)
         if not command.can_manage:
             publisher = self.publishers.get(command.channel.platform)
             who = publisher.who_manages if publisher else "channel managers"
             return Reply(f"Only {who} can change this channel's digest.", ok=False)
+        if action == "feed":
+            return await self.feeds.handle(command, options)
         if action == "off":
             removed = await self.subscriptions.delete(command.channel)
             await self.schedule.subscription_changed(command.channel, None)

@@ -101,7 +101,9 @@ class Settings(BaseSettings):
         default="https://slack.com/api/",
         validation_alias="SLACK_API_BASE_URL",
     )
-    # The HTTP server for Slack's Events API, slash commands, OAuth and /healthz.
+    # The HTTP server: Slack's Events API, slash commands and OAuth, digest feeds, /healthz.
+    # It runs with Slack or Discord, or when PAPERBOY_PUBLIC_URL is set.
+    public_url: str | None = Field(default=None, validation_alias="PAPERBOY_PUBLIC_URL")
     http_host: str = Field(default=ALL_INTERFACES, validation_alias="PAPERBOY_HTTP_HOST")
     http_port: int = Field(default=3000, ge=0, le=65535, validation_alias="PAPERBOY_HTTP_PORT")
     discord_token: SecretStr | None = Field(default=None, validation_alias="DISCORD_TOKEN")
@@ -125,6 +127,15 @@ class Settings(BaseSettings):
     def _http_url(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):
             raise ValueError("PAPERBOY_HF_BASE_URL must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("PAPERBOY_PUBLIC_URL must start with http:// or https://")
         return value.rstrip("/")
 
     @field_validator("log_level")

@@ -150,14 +150,17 @@ class DeliveryLedger:
                 await conn.execute(self._insert(DELIVERIES).on_conflict_do_nothing(), rows)
         return True
 
-    async def mark_sent(self, claim: int, ref: PostRef, *, owner: str, now: dt.datetime) -> bool:
-        """Record the sent message; False when the claim is no longer `owner`'s (taken over)."""
+    async def mark_sent(
+        self, claim: int, ref: PostRef, *, owner: str, now: dt.datetime, counts: str | None = None
+    ) -> bool:
+        """Record the sent message (and a card's counts as shown, for live counts); False when
+        the claim is no longer `owner`'s (taken over)."""
         async with self.engine.begin() as conn:
             marked = (
                 await conn.execute(
                     update(DELIVERIES)
                     .where(DELIVERIES.c.id == claim, DELIVERIES.c.claimed_by == owner)
-                    .values(message_id=ref.message_id, thread_id=ref.thread, sent_at=now)
+                    .values(message_id=ref.message_id, thread_id=ref.thread, sent_at=now, shown_counts=counts)
                     .returning(DELIVERIES.c.id)
                 )
             ).scalar()

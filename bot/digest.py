@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
-from bot.cards import cut_at_word, day_label, digest_header, paper_card
+from bot.cards import cut_at_word, day_label, digest_header, paper_card, shown_counts
 from bot.deliveries import HEADER, PAPER, RECAP, Delivery, DeliveryLedger
 from bot.ingest import DAILY_PAPERS_START
 from bot.ports import ChannelUnavailable, Clock, MessageRejected, Outgoing, Publisher, PublishFailed
@@ -26,7 +26,7 @@ from bot.source import HFUnavailable
 from bot.store import PaperStore
 from bot.subscriptions import TASTE, Subscription, SubscriptionStore
 from bot.taste import Taste, Tastes
-from bot.types import ChannelRef, Notice, Paper, PostRef, channel_key
+from bot.types import ChannelRef, Notice, Paper, Post, PostRef, channel_key
 from bot.votes import VoteBook
 
 log = logging.getLogger(__name__)
@@ -419,7 +419,10 @@ class Digester:
             except BaseException:
                 await self.ledger.release(claim)
                 raise
-            if not await self.ledger.mark_sent(claim, ref, owner=self.owner, now=self.clock.now()):
+            counts = shown_counts(message) if isinstance(message, Post) else None
+            if not await self.ledger.mark_sent(
+                claim, ref, owner=self.owner, now=self.clock.now(), counts=counts
+            ):
                 log.warning("%s was taken over by another process while it was being sent", what)
             return ref
         raise AssertionError("unreachable: the last try either returns or raises")

@@ -146,6 +146,7 @@ class DeliveryRow(SQLModel, table=True):
             "platform", "community", "channel", "digest_day", "kind", "paper_id", name="uq_delivery"
         ),
         Index("ix_deliveries_message", "platform", "channel", "message_id"),
+        Index("ix_deliveries_sent", "sent_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -161,6 +162,9 @@ class DeliveryRow(SQLModel, table=True):
     claimed_by: str = Field(max_length=64)
     claimed_at: dt.datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     sent_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    # A paper card's counts as last shown, "upvotes/comments/votes" (migration 0015): the card
+    # is edited in place only when they changed.
+    shown_counts: str | None = Field(default=None, sa_column=Column(String(64)))
 
 
 class ReactionRow(SQLModel, table=True):
@@ -266,3 +270,16 @@ class ReadingListRow(SQLModel, table=True):
     user_id: str = Field(primary_key=True, max_length=128)
     paper_id: str = Field(primary_key=True, max_length=64)
     saved_at: dt.datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+
+
+class DigestFeedRow(SQLModel, table=True):
+    """A digest channel's Atom feed: the unguessable token in its URL (migration 0014).
+    `/paper digest feed reset` replaces the token, and the old URL stops working."""
+
+    __tablename__ = "digest_feeds"
+
+    platform: str = Field(primary_key=True, max_length=32)
+    community: str = Field(primary_key=True, max_length=128)
+    channel: str = Field(primary_key=True, max_length=128)
+    token: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    created_at: dt.datetime = Field(sa_column=Column(UTCDateTime, nullable=False))

@@ -18,6 +18,7 @@ from bot.digest import Digester, DigestOutcome
 from bot.digest_jobs import DigestSchedule
 from bot.embedding import EmbeddingUnavailable
 from bot.lists import DailyLists
+from bot.live_counts import LiveCounts
 from bot.ports import Publisher
 from bot.publishers import Publishers
 from bot.scheduling import Scheduler
@@ -48,6 +49,7 @@ class PaperBot:
         scheduler: Scheduler,
         store: PaperStore,
         link_cards: LinkCards,
+        live_counts: LiveCounts,
         semantic: SemanticIndex | None = None,
         refresh_minutes: float = 30,
     ) -> None:
@@ -61,6 +63,7 @@ class PaperBot:
         self.scheduler = scheduler
         self.store = store
         self.link_cards = link_cards
+        self.live_counts = live_counts
         self.semantic = semantic
         self.refresh_minutes = refresh_minutes
         self._background: set[asyncio.Task[object]] = set()
@@ -127,7 +130,17 @@ class PaperBot:
             await self.embed_new()
             await self.alerts.send()
         await self.digests.catch_up()
+        await self.update_live_counts()
         return report
+
+    async def update_live_counts(self) -> int:
+        """Refresh the counts on the digest cards of the last two days (after a refresh has read
+        the upvotes again); how many cards were edited."""
+        try:
+            return await self.live_counts.update()
+        except Exception:  # the digests and the next refresh go on
+            log.exception("refreshing the counts on digest cards failed")
+            return 0
 
     async def first_start(self) -> FetchReport | None:
         """With an empty store, fetch the last week so that search has something to find."""

@@ -58,6 +58,11 @@ class Publisher(Protocol):
 
     async def send_dm(self, user: UserRef, message: Outgoing) -> None: ...
 
+    async def edit(self, post: PostRef, message: Post) -> None:
+        """Replace a card this bot posted with `message` (its counts refreshed), in place: no
+        new message, no notification. Raises ChannelUnavailable when the message is gone."""
+        ...
+
 
 class PaperSource(Protocol):
     """Where papers come from: Hugging Face (bot.source), or a fake in tests."""

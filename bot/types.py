@@ -166,6 +166,7 @@ class Post:
     thumbnail: str | None = None
     published: dt.date | None = None
     actions: tuple[Action, ...] = ()
+    votes: int | None = None  # this community's 👍 count, shown on digest cards once there is one
 
 
 @dataclass(frozen=True, slots=True)

@@ -295,6 +295,8 @@ async def _core(
         PAPERBOY_HF_BASE_URL=hf_url,
         PAPERBOY_HF_RETRY_BUDGET_SECONDS=1,
         PAPERBOY_SEMANTIC=semantic,
+        PAPERBOY_HTTP_HOST="127.0.0.1",
+        PAPERBOY_HTTP_PORT=0,
     )
     try:
         async with build_core(settings, clock=clock, source=source) as built:

@@ -80,6 +80,8 @@ class RecordingPublisher:
     dm_failures: int = 0  # how many of the next direct messages fail
     attempts: int = 0
     abandoned: int = 0  # hung publishes that the caller cancelled
+    edits: list[tuple[PostRef, Post]] = field(default_factory=list)
+    edit_failures: list[BaseException] = field(default_factory=list)  # raised by the next edits
 
     async def publish(
         self, channel: ChannelRef, message: Outgoing, *, thread: PostRef | None = None
@@ -102,6 +104,11 @@ class RecordingPublisher:
             self.dm_failures -= 1
             raise ConnectionResetError("DM failed")
         self.dms.append((user, message))
+
+    async def edit(self, post: PostRef, message: Post) -> None:
+        if self.edit_failures:
+            raise self.edit_failures.pop(0)
+        self.edits.append((post, message))
 
     def paper_posts(self) -> list[Published]:
         return [p for p in self.posts if p.paper_id]

@@ -325,7 +325,7 @@ async def test_slacks_http_port_taken_is_one_line_not_a_traceback(cli: Cli) -> N
     finally:
         taken.close()
     assert result.code == 2
-    one_clear_line(result, f"Slack's HTTP server cannot listen on 127.0.0.1:{port}", "PAPERBOY_HTTP_PORT")
+    one_clear_line(result, f"paperboy's HTTP server cannot listen on 127.0.0.1:{port}", "PAPERBOY_HTTP_PORT")
 
 
 async def test_discord_out_of_reach_is_an_unavailable_service(cli: Cli) -> None:

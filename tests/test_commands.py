@@ -74,7 +74,7 @@ async def test_search_lists_linked_results(stocked: Core) -> None:
         ("show nonsense", "is not an arXiv id"),
         ("show 2505.99999", "Paper 2505.99999 was not found on Hugging Face."),
         ("top forever", "top takes week, month or all."),
-        ("digest", "digest takes here, off or status."),
+        ("digest", "digest takes here, off, status or feed."),
         ("digest here 25:00", "Unknown option '25:00'"),
         ("digest here Mars/Olympus", "Unknown timezone or option"),
         ("digest here top 0", "top must be between 1 and 25."),

@@ -99,7 +99,7 @@ async def test_login_syncs_the_paper_command_tree(adapter: DiscordAdapter, fake_
         "saved",
         "export",
     }
-    assert {o["name"] for o in subcommands["digest"]["options"]} == {"here", "off", "status"}
+    assert {o["name"] for o in subcommands["digest"]["options"]} == {"here", "off", "status", "feed"}
     here = next(o for o in subcommands["digest"]["options"] if o["name"] == "here")
     timezone = next(o for o in here["options"] if o["name"] == "timezone")
     assert timezone["autocomplete"] is True

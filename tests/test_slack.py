@@ -85,9 +85,8 @@ def config(fake: FakeSlack, **overrides: Any) -> SlackConfig:
         "api_base_url": fake.url + "/api/",
         "signing_secret": SECRET,
         "bot_token": "xoxb-test",
-        "http_host": "127.0.0.1",
-        "http_port": 0,
         "channel_interval": 0.01,
+        "edit_interval": 0.01,
     }
     values.update(overrides)
     return SlackConfig(**values)
@@ -95,7 +94,7 @@ def config(fake: FakeSlack, **overrides: Any) -> SlackConfig:
 
 @pytest.fixture
 async def slack(core: Core, fake_slack: FakeSlack) -> AsyncIterator[SlackHarness]:
-    adapter = SlackAdapter(core.bot, config(fake_slack), core.engine)
+    adapter = SlackAdapter(core.bot, config(fake_slack), core.engine, http=core.http)
     core.bot.attach(adapter.publisher)
     await adapter.start()
     async with aiohttp.ClientSession() as http:
@@ -444,7 +443,10 @@ async def test_socket_mode_answers_slash_commands(core: Core, fake_slack: FakeSl
 
 async def test_oauth_install_stores_the_installation(core: Core, fake_slack: FakeSlack) -> None:
     adapter = SlackAdapter(
-        core.bot, config(fake_slack, bot_token=None, client_id="111.222", client_secret="shh"), core.engine
+        core.bot,
+        config(fake_slack, bot_token=None, client_id="111.222", client_secret="shh"),
+        core.engine,
+        http=core.http,
     )
     core.bot.attach(adapter.publisher)
     await adapter.start()

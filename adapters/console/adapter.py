@@ -27,9 +27,10 @@ from prompt_toolkit.patch_stdout import patch_stdout
 
 from adapters.console.render import render_outgoing, render_reply
 from adapters.console.terminal import interactive, logging_through, open_history_for_user, typed_lines
+from bot.cards import counts_line
 from bot.paperbot import PaperBot
 from bot.ports import Outgoing
-from bot.types import Attachment, ChannelRef, Command, PostRef, Reaction, UserRef
+from bot.types import Attachment, ChannelRef, Command, Post, PostRef, Reaction, UserRef
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +111,10 @@ class ConsoleAdapter:
 
     async def send_dm(self, user: UserRef, message: Outgoing) -> None:
         self._print(f"[DM to {user.user}] {render_outgoing(message)}")
+
+    async def edit(self, post: PostRef, message: Post) -> None:
+        """A printed card cannot change: its new counts are printed under its id."""
+        self._print(f"[{post.message_id}] now {counts_line(message)}")
 
     # --- input ------------------------------------------------------------------------------
 

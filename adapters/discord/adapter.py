@@ -34,7 +34,7 @@ from bot.cards import BUTTON_COMMANDS, UNKNOWN_BUTTON
 from bot.commands import parse_command
 from bot.config import Settings
 from bot.paperbot import PaperBot
-from bot.ports import ChannelUnavailable, MessageRejected, Outgoing
+from bot.ports import ChannelUnavailable, MessageRejected, Outgoing, PublishFailed
 from bot.types import ChannelRef, Command, Post, PostRef, Reaction, Reply, UserRef
 
 log = logging.getLogger(__name__)
@@ -374,6 +374,11 @@ class DiscordAdapter:
         async def status(interaction: discord.Interaction) -> None:
             await run(interaction, "digest status")
 
+        @digest.command(name="feed", description="This channel's digest as an Atom feed for feed readers")
+        @app_commands.describe(reset="Replace the address; the old one stops working (Manage Channels)")
+        async def feed(interaction: discord.Interaction, reset: bool = False) -> None:
+            await run(interaction, "digest feed reset" if reset else "digest feed")
+
         @paper.command(name="follow", description="Get a DM when new papers match a search")
         async def follow(interaction: discord.Interaction, query: str) -> None:
             await run(interaction, f"follow {query}")
@@ -554,6 +559,28 @@ class DiscordAdapter:
             if exc.status != 400:
                 raise
             raise MessageRejected(f"Discord said 400 {exc.text}".strip()) from exc
+
+    async def edit(self, post: PostRef, message: Post) -> None:
+        """A card edited where it was posted: its digest's thread (whose id is the header's),
+        else the channel itself (a channel that holds no threads got the digest flat)."""
+        places = [post.thread, post.channel.channel] if post.thread else [post.channel.channel]
+        ((content, embeds),) = outgoing_messages(message)
+        view = post_view(message)
+        for place in places:
+            card = self.client.get_partial_messageable(int(place)).get_partial_message(int(post.message_id))
+            try:
+                if view is None:
+                    await card.edit(content=content, embeds=embeds)
+                else:
+                    await card.edit(content=content, embeds=embeds, view=view)
+                return
+            except discord.NotFound:
+                continue
+            except discord.HTTPException as exc:
+                if isinstance(exc, discord.Forbidden) or exc.status == 401:
+                    raise ChannelUnavailable(f"Discord said {exc.status} {exc.text or ''}".strip()) from None
+                raise PublishFailed(f"Discord said {exc.status} {exc.text or ''}".strip()) from exc
+        raise ChannelUnavailable("Discord said 404: the card is gone")
 
     async def send_dm(self, user: UserRef, message: Outgoing) -> None:
         target = self.client.get_user(int(user.user)) or await self.client.fetch_user(int(user.user))

@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 import discord
 
-from bot.cards import counts_line, cut_at_word, cut_escaped, escaped_chunks
+from bot.cards import cut_at_word, cut_escaped, escaped_chunks, hf_counts_line, votes_line
 from bot.ports import Outgoing
 from bot.types import Action, Notice, Post, Reply
 
@@ -44,6 +44,21 @@ def _fit(text: str, limit: int) -> str:
     return cut_escaped(text, limit, escape)
 
 
+_URL = re.compile(r"https?://[^\s<>]+")
+
+
+def escape_keeping_links(text: str) -> str:
+    """`escape`, except that web addresses stay whole (a feed address's `_` escaped as `\\_`
+    is another address); an address cannot carry markup: brackets and backticks are encoded."""
+    parts: list[str] = []
+    end = 0
+    for match in _URL.finditer(text):
+        parts += [escape(text[end : match.start()]), safe_url(match.group())]
+        end = match.end()
+    parts.append(escape(text[end:]))
+    return "".join(parts)
+
+
 def safe_url(url: str) -> str:
     """A URL that cannot break out of a masked link: brackets, spaces and quotes encoded."""
     return quote(url, safe=":/?#@!$&'*+,;=%~.-_")
@@ -64,7 +79,9 @@ def post_embed(post: Post) -> discord.Embed:
         embed.add_field(name="Authors", value=_fit(post.authors, MAX_FIELD_VALUE), inline=False)
     if post.organization:
         embed.add_field(name="Organization", value=_fit(post.organization, MAX_FIELD_VALUE), inline=True)
-    embed.add_field(name="On Hugging Face", value=counts_line(post), inline=True)
+    embed.add_field(name="On Hugging Face", value=hf_counts_line(post), inline=True)
+    if votes := votes_line(post):
+        embed.add_field(name="Votes here", value=votes, inline=True)
     links = " · ".join(masked(link.label, link.url) for link in post.links)
     embed.add_field(name="Links", value=cut_at_word(links, MAX_FIELD_VALUE), inline=False)
     if post.thumbnail:
@@ -100,7 +117,7 @@ def outgoing_messages(message: Outgoing) -> list[Message]:
 
 def reply_message(reply: Reply) -> tuple[str, list[discord.Embed]]:
     """A command's answer: escaped text, a list embed for items, then paper cards."""
-    content = _fit(reply.text, MAX_CONTENT) if reply.text else ""
+    content = cut_escaped(reply.text, MAX_CONTENT, escape_keeping_links) if reply.text else ""
     embeds: list[discord.Embed] = []
     if reply.items:
         lines: list[str] = []

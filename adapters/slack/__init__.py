@@ -15,4 +15,4 @@ __all__ = ["SlackAdapter", "SlackConfig", "build"]
 async def build(core: Core, *, serve: bool) -> SlackAdapter:
     """Serving, it listens for Slack's events over HTTP or Socket Mode; else it only posts."""
     config = SlackConfig.from_settings(core.settings, serving=serve)
-    return SlackAdapter(core.bot, config, core.engine, serve=serve)
+    return SlackAdapter(core.bot, config, core.engine, serve=serve, http=core.http)

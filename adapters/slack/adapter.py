@@ -26,6 +26,7 @@ from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStor
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from adapters.http import HttpServer
 from adapters.slack.publisher import PLATFORM, SlackPublisher, make_client
 from adapters.slack.render import ACTION_PREFIX, ITEM_MENU, post_blocks, reply_message
 from bot.cards import BUTTON_COMMANDS, UNKNOWN_BUTTON
@@ -104,9 +105,8 @@ class SlackConfig:
     app_token: str | None = None
     client_id: str | None = None
     client_secret: str | None = None
-    http_host: str = "0.0.0.0"  # noqa: S104  (a server must listen beyond loopback)
-    http_port: int = 3000
     channel_interval: float = 1.0
+    edit_interval: float = 1.2
 
     @property
     def multi_workspace(self) -> bool:
@@ -126,8 +126,6 @@ class SlackConfig:
             app_token=secret(settings.slack_app_token),
             client_id=settings.slack_client_id,
             client_secret=secret(settings.slack_client_secret),
-            http_host=settings.http_host,
-            http_port=settings.http_port,
         )
         if serving and not config.app_token and not config.signing_secret:
             raise SlackSetupError(
@@ -142,13 +140,21 @@ class SlackConfig:
 
 class SlackAdapter:
     def __init__(
-        self, bot: PaperBot, config: SlackConfig, engine: AsyncEngine, *, serve: bool = True
+        self,
+        bot: PaperBot,
+        config: SlackConfig,
+        engine: AsyncEngine,
+        *,
+        serve: bool = True,
+        http: HttpServer | None = None,
     ) -> None:
-        """`serve=False`: only to post (`paperboy digest post`): `start` opens no way in."""
+        """`serve=False`: only to post (`paperboy digest post`): `start` opens no way in.
+        `http`: paperboy's HTTP server, which Slack's endpoints join unless in Socket Mode."""
         _hide_rejected_bodies()
         self.bot = bot
         self.config = config
         self.serve = serve
+        self.http = http
         self.client = make_client(token=config.bot_token, base_url=config.api_base_url)
         self.installations: AsyncSQLAlchemyInstallationStore | None = None
         kwargs: dict[str, Any] = {}
@@ -175,16 +181,16 @@ class SlackAdapter:
             name="paperboy",
             **kwargs,
         )
-        self.publisher = SlackPublisher(self._client_for, channel_interval=config.channel_interval)
+        self.publisher = SlackPublisher(
+            self._client_for, channel_interval=config.channel_interval, edit_interval=config.edit_interval
+        )
         self.app.command("/paper")(self._on_command)
         self.app.action(re.compile("^" + ACTION_PREFIX))(self._on_action)
         self.app.event("app_mention")(self._on_mention)
         self.app.event("link_shared")(self._on_link_shared)
         self.app.event("reaction_added")(self._on_reaction)
         self.app.event("reaction_removed")(self._on_reaction)
-        self._runner: web.AppRunner | None = None
         self._socket: AsyncSocketModeHandler | None = None
-        self.port: int | None = None
 
     async def _client_for(self, team_id: str) -> AsyncWebClient:
         """The Web API client holding the bot token of `team_id`."""
@@ -341,14 +347,21 @@ class SlackAdapter:
 
     # --- transports ---------------------------------------------------------------------------
 
-    def web_app(self) -> web.Application:
-        """/slack/events (plus /slack/install and /slack/oauth_redirect) and /healthz."""
-        server = AsyncSlackAppServer(port=self.config.http_port, path=EVENTS_PATH, app=self.app)
-        server.web_app.router.add_get("/healthz", self._healthz)
-        return server.web_app
+    def routes(self) -> list[web.RouteDef]:
+        """/slack/events, plus /slack/install and /slack/oauth_redirect for several workspaces."""
+        server = AsyncSlackAppServer(port=0, path=EVENTS_PATH, app=self.app)
+        routes = [web.post(EVENTS_PATH, server.handle_post_requests)]
+        if self.app.oauth_flow is not None:
+            flow = self.app.oauth_flow
+            routes += [
+                web.get(flow.install_path, server.handle_get_requests),
+                web.get(flow.redirect_uri_path, server.handle_get_requests),
+            ]
+        return routes
 
-    async def _healthz(self, _request: web.Request) -> web.Response:
-        return web.json_response({"ok": True})
+    @property
+    def port(self) -> int | None:
+        return self.http.port if self.http is not None else None
 
     async def prepare(self) -> None:
         """Create Bolt's installation and OAuth state tables (multi-workspace mode only)."""
@@ -365,30 +378,16 @@ class SlackAdapter:
             await self._socket.connect_async()  # type: ignore[no-untyped-call]
             log.info("Slack: connected in Socket Mode")
             return
-        # Connections still open at shutdown get a few seconds, not aiohttp's default minute.
-        self._runner = web.AppRunner(self.web_app(), access_log=None, shutdown_timeout=3.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.config.http_host, self.config.http_port)
-        try:
-            await site.start()
-        except OSError as exc:  # the port is taken, or the host is no address of this machine
-            await self._runner.cleanup()
-            self._runner = None
-            where = f"{self.config.http_host}:{self.config.http_port}"
-            raise SlackSetupError(
-                f"Slack's HTTP server cannot listen on {where} ({exc.strerror or exc}): set "
-                "PAPERBOY_HTTP_PORT (or PAPERBOY_HTTP_HOST) to a free address of this machine"
-            ) from None
-        server = site._server
-        sockets = getattr(server, "sockets", None) or []
-        self.port = sockets[0].getsockname()[1] if sockets else self.config.http_port
-        log.info("Slack: serving HTTP on %s:%s%s", self.config.http_host, self.port, EVENTS_PATH)
+        if self.http is None:
+            raise SlackSetupError("Slack over HTTP needs paperboy's HTTP server")
+        self.http.add_routes(self.routes())
+        await self.http.start()
+        log.info("Slack: serving HTTP on %s:%s%s", self.http.host, self.http.port, EVENTS_PATH)
 
     async def finished(self) -> None:
         await asyncio.Event().wait()  # a server never ends by itself
 
     async def stop(self) -> None:
+        # The HTTP server is paperboy's, not Slack's: the composition root stops it.
         if self._socket is not None:
             await self._socket.close_async()  # type: ignore[no-untyped-call]
-        if self._runner is not None:
-            await self._runner.cleanup()

@@ -48,6 +48,10 @@ MESSAGE_REFUSED = {
 }
 # chat.postMessage allows about one message per second per channel.
 CHANNEL_INTERVAL = 1.0
+# chat.update is a Tier 3 method: about 50 calls a minute per workspace.
+EDIT_INTERVAL = 1.2
+# chat.update's own errors for a card that can no longer be edited: it is left as it is.
+EDIT_GONE = {"message_not_found", "cant_update_message", "edit_window_closed"}
 
 ClientFor = Callable[[str], Awaitable[AsyncWebClient]]
 
@@ -74,11 +78,20 @@ class SlackPublisher:
     platform = PLATFORM
     who_manages = "Slack workspace admins and owners"
 
-    def __init__(self, client_for: ClientFor, *, channel_interval: float = CHANNEL_INTERVAL) -> None:
+    def __init__(
+        self,
+        client_for: ClientFor,
+        *,
+        channel_interval: float = CHANNEL_INTERVAL,
+        edit_interval: float = EDIT_INTERVAL,
+    ) -> None:
         self._client_for = client_for
         self._interval = channel_interval
+        self._edit_interval = edit_interval
         self._last_post: dict[str, float] = {}
         self._pace_locks: dict[str, asyncio.Lock] = {}
+        self._last_edit: dict[str, float] = {}
+        self._edit_locks: dict[str, asyncio.Lock] = {}
 
     async def _pace(self, channel: str) -> None:
         """Keep to one message per second per channel (Slack's chat.postMessage limit)."""
@@ -158,6 +171,40 @@ class SlackPublisher:
             if error in PERMANENT_ERRORS:
                 raise ChannelUnavailable(f"Slack said {error}") from None
             raise
+
+    async def edit(self, post: PostRef, message: Post) -> None:
+        """chat.update of a card, at most one per EDIT_INTERVAL per workspace."""
+        team = post.channel.community
+        client = await self._client_for(team)
+        async with self._edit_locks.setdefault(team, asyncio.Lock()):
+            wait = (
+                self._last_edit.get(team, float("-inf"))
+                + self._edit_interval
+                - asyncio.get_running_loop().time()
+            )
+            if wait > 0:
+                await asyncio.sleep(wait)
+            try:
+                await self._update(client, post, message, thumbnail=True)
+            except SlackApiError as exc:
+                error = str(exc.response.get("error", ""))
+                if error in EDIT_GONE or error in PERMANENT_ERRORS:
+                    raise ChannelUnavailable(f"Slack said {error}") from None
+                raise PublishFailed(slack_failure(exc)) from exc
+            finally:
+                self._last_edit[team] = asyncio.get_running_loop().time()
+
+    async def _update(self, client: AsyncWebClient, post: PostRef, message: Post, *, thumbnail: bool) -> None:
+        text, blocks = outgoing_message(message, thumbnail=thumbnail)
+        try:
+            await client.chat_update(
+                channel=post.channel.channel, ts=post.message_id, text=text, blocks=blocks
+            )
+        except SlackApiError as exc:
+            if exc.response.get("error") != "invalid_blocks" or not thumbnail:
+                raise
+            # The card may have gone out without its thumbnail (_post_plainer): so is its edit.
+            await self._update(client, post, message, thumbnail=False)
 
     async def send_dm(self, user: UserRef, message: Outgoing) -> None:
         client = await self._client_for(user.community)
