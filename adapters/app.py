@@ -15,6 +15,7 @@ import asyncio
 import datetime as dt
 import importlib
 import logging
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from bot.feeds import DigestFeeds
     from bot.follows import SavedSearches
     from bot.ingest import Ingestor
+    from bot.leases import Leases
     from bot.lists import DailyLists
     from bot.lookups import PaperLookup
     from bot.paperbot import PaperBot
@@ -90,6 +92,7 @@ class Core:
     alerts: AlertSender
     feeds: DigestFeeds
     http: HttpServer  # started by run_bot when something needs it (wants_http)
+    leases: Leases
     bot: PaperBot
 
 
@@ -114,6 +117,8 @@ async def build_core(
     from bot.follows import SavedSearches
     from bot.hybrid import HybridSearch
     from bot.ingest import Ingestor
+    from bot.leadership import Leadership
+    from bot.leases import Leases
     from bot.lists import DailyLists
     from bot.live_counts import LiveCounts
     from bot.lookups import PaperLookup
@@ -164,7 +169,9 @@ async def build_core(
             ingestor=ingestor, store=store, clock=clock, announce=announcer, after_fetch=alerts.send
         )
         tastes = Tastes(votes, semantic) if semantic is not None else None
+        leases = Leases(engine, uuid.uuid4().hex)  # this process, in leases and claims
         digester = Digester(
+            leases=leases,
             tastes=tastes,
             store=store,
             subscriptions=subscriptions,
@@ -225,6 +232,7 @@ async def build_core(
             store=store,
             link_cards=LinkCards(lookup),
             live_counts=LiveCounts(engine, store=store, publishers=publishers, clock=clock),
+            leadership=Leadership(leases, clock, refresh_minutes=settings.refresh_minutes),
             semantic=semantic,
             refresh_minutes=settings.refresh_minutes,
         )
@@ -249,6 +257,7 @@ async def build_core(
             alerts=alerts,
             feeds=feeds,
             http=http,
+            leases=leases,
             bot=bot,
         )
     finally:

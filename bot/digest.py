@@ -11,13 +11,13 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from bot.cards import cut_at_word, day_label, digest_header, paper_card, shown_counts
 from bot.deliveries import HEADER, PAPER, RECAP, Delivery, DeliveryLedger
 from bot.ingest import DAILY_PAPERS_START
+from bot.leases import Leases
 from bot.ports import ChannelUnavailable, Clock, MessageRejected, Outgoing, Publisher, PublishFailed
 from bot.post_calendar import list_closes_at, newest_closed_day, weekdays_after
 from bot.publishers import Publishers
@@ -136,6 +136,10 @@ def awaited_until(day: dt.date) -> dt.datetime:
     return list_closes_at(weekdays_after(day, AWAIT_EMPTY_WEEKDAYS))
 
 
+def digest_lease(channel: ChannelRef) -> str:
+    return f"digest:{channel_key(channel)}"
+
+
 class Digester:
     """Posts digests and recaps through the publisher of the subscription's platform."""
 
@@ -151,9 +155,11 @@ class Digester:
         refresh_day: Refresh,
         retry_delays: Sequence[float] | None = None,
         max_concurrent: int = MAX_CONCURRENT_DIGESTS,
+        leases: Leases,
         tastes: Tastes | None = None,
     ) -> None:
         self.store = store
+        self.leases = leases  # one process sends a channel's digest at a time
         self.tastes = tastes  # None: search by meaning is off, `rank taste` falls back to upvotes
         self.subscriptions = subscriptions
         self.ledger = ledger
@@ -164,7 +170,7 @@ class Digester:
         lease = ledger.lease.total_seconds()
         self.retry_delays = tuple(retry_delays or (lease * share for share in SEND_RETRY_SHARES))
         self.sleep: Sleep = asyncio.sleep  # waits between tries of one message; tests replace it
-        self.owner = uuid.uuid4().hex  # this process, in claim rows
+        self.owner = leases.owner  # this process, in claim rows and leases
         self._locks: dict[str, asyncio.Lock] = {}
         # Due digests run together (a restart at 09:05, every channel at the default 09:00), as
         # many at once as keeps the platforms' global limits busy without a task per channel
@@ -175,9 +181,34 @@ class Digester:
         """Post `day`'s digest (default: the newest closed list) unless it was posted already."""
         lock = self._locks.setdefault(channel_key(channel), asyncio.Lock())
         async with self._slots, lock:
-            outcome = await self._run(channel, day)
+            # One sender per channel across processes: the papers go out in order and paced by
+            # one process; the claims stay the safety net (a lease can run out mid-send).
+            lease = digest_lease(channel)
+            if not await self.leases.take(lease, ttl=self.ledger.lease, now=self.clock.now()):
+                outcome = await self._sent_elsewhere(channel, day)
+            else:
+                try:
+                    outcome = await self._run(channel, day)
+                finally:
+                    await self.leases.give_up(lease)
         log.info("digest %s/%s: %s", channel.platform, channel.channel, outcome.note)
         return outcome
+
+    async def _sent_elsewhere(self, channel: ChannelRef, day: dt.date | None) -> DigestOutcome:
+        """What a run says when another process holds the channel's digest lease."""
+        target = day or newest_closed_day(self.clock.now())
+        rows = await self.ledger.of_day(channel, target)
+        if rows and all(row.sent_at for row in rows):
+            return DigestOutcome(
+                target, 0, f"{day_label(target)}'s list was already posted here.", complete=True
+            )
+        return DigestOutcome(target, 0, self._elsewhere_note(target))
+
+    def _elsewhere_note(self, day: dt.date) -> str:
+        return (
+            f"{day_label(day)}'s digest is being posted by another process; if that one "
+            f"stopped, the rest goes out after its {_minutes(self.ledger.lease)} lease."
+        )
 
     async def _run(self, channel: ChannelRef, day: dt.date | None) -> DigestOutcome:
         sub = await self.subscriptions.get(channel)
@@ -259,11 +290,7 @@ class Digester:
             # Nothing left to send: keep the last run's note, which says what happened.
             note = f"{day_label(target)}'s list was already posted here."
         else:
-            lease = _minutes(self.ledger.lease)
-            note = (
-                f"{day_label(target)}'s digest is being posted by another process; if that one "
-                f"stopped, the rest goes out after its {lease} lease."
-            )
+            note = self._elsewhere_note(target)
         return DigestOutcome(target, sent.count, note, complete=complete)
 
     async def _taste(self, sub: Subscription) -> Taste | None:
@@ -390,7 +417,13 @@ class Digester:
         deadline = self.ledger.publish_timeout.total_seconds()
         what = f"{kind} {paper_id or 'message'} for {channel.platform}/{channel.channel}"
         for attempt, delay in enumerate((*self.retry_delays, None), 1):
-            # Claimed again before each try: that renews this process's lease while it retries.
+            # A digest's lease (run() holds it; a recap has none) and the claim are both renewed
+            # before each try.
+            lease = digest_lease(channel)
+            if kind != RECAP and not await self.leases.take(
+                lease, ttl=self.ledger.lease, now=self.clock.now()
+            ):
+                return None  # this process stalled past its lease; another one sends the rest
             claim = await self.ledger.claim(
                 channel, day, kind, paper_id, position=position, owner=self.owner, now=self.clock.now()
             )

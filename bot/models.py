@@ -283,3 +283,26 @@ class DigestFeedRow(SQLModel, table=True):
     channel: str = Field(primary_key=True, max_length=128)
     token: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
     created_at: dt.datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+
+
+class LeaseRow(SQLModel, table=True):
+    """A named lease held by one process until it expires (migration 0016): "leader" for the
+    shared jobs (refresh, alerts, recaps), "digest:<channel>" for the one sender of a digest."""
+
+    __tablename__ = "leases"
+
+    name: str = Field(primary_key=True, max_length=200)
+    owner: str = Field(max_length=64)
+    expires_at: dt.datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+
+
+class ProcessRow(SQLModel, table=True):
+    """A running `paperboy run`, seen at its last heartbeat (migration 0016; `paperboy status`)."""
+
+    __tablename__ = "processes"
+
+    id: str = Field(primary_key=True, max_length=64)
+    host: str = Field(max_length=255)
+    pid: int
+    started_at: dt.datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    last_seen: dt.datetime = Field(sa_column=Column(UTCDateTime, nullable=False))

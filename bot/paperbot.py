@@ -17,6 +17,7 @@ from bot.commands import CommandRouter
 from bot.digest import Digester, DigestOutcome
 from bot.digest_jobs import DigestSchedule
 from bot.embedding import EmbeddingUnavailable
+from bot.leadership import Leadership
 from bot.lists import DailyLists
 from bot.live_counts import LiveCounts
 from bot.ports import Publisher
@@ -32,6 +33,7 @@ from bot.votes import ReactionCounter, Tally
 log = logging.getLogger(__name__)
 
 REFRESH_JOB = "refresh"
+HEARTBEAT_JOB = "heartbeat"
 SORRY = "Sorry, something went wrong answering that. It has been logged."
 
 
@@ -50,6 +52,7 @@ class PaperBot:
         store: PaperStore,
         link_cards: LinkCards,
         live_counts: LiveCounts,
+        leadership: Leadership,
         semantic: SemanticIndex | None = None,
         refresh_minutes: float = 30,
     ) -> None:
@@ -64,6 +67,7 @@ class PaperBot:
         self.store = store
         self.link_cards = link_cards
         self.live_counts = live_counts
+        self.leadership = leadership
         self.semantic = semantic
         self.refresh_minutes = refresh_minutes
         self._background: set[asyncio.Task[object]] = set()
@@ -187,16 +191,35 @@ class PaperBot:
     async def start(self) -> None:
         """Schedule every stored subscription of an attached platform and the refresh job; the
         first refresh (or first start) runs at once, in the background."""
+        await self.leadership.beat()
         await self.digests.schedule_all()
-        self.scheduler.every(REFRESH_JOB, self.refresh, minutes=self.refresh_minutes)
+        self.scheduler.every(REFRESH_JOB, self._scheduled_refresh, minutes=self.refresh_minutes)
+        self.scheduler.every(HEARTBEAT_JOB, self._heartbeat, minutes=self.leadership.beat_minutes)
         self.scheduler.start()
         self._spawn(self._startup())
         if self.semantic is not None:
             self._spawn(self.backfill_embeddings())
 
+    async def _scheduled_refresh(self) -> None:
+        if self.leadership.is_leader:  # the others wait to take over if it dies
+            await self.refresh()
+
+    async def _heartbeat(self) -> None:
+        try:
+            became_leader = await self.leadership.beat()
+        except Exception:  # the database is down: the next beat tries again
+            log.exception("heartbeat failed")
+            return
+        if became_leader:  # the leader before it died or stopped: repair what it missed now
+            self._spawn(self.refresh())
+
     async def _startup(self) -> None:
         """In the background, so that the bot answers at once: an empty store gets the last
-        week; otherwise the lists are refreshed now, not only after the first refresh interval."""
+        week; otherwise the lists are refreshed now, not only after the first refresh interval.
+        Only the leader does this; the other processes answer from what it stores."""
+        if not self.leadership.is_leader:
+            self._first_start_over.set()
+            return
         if await self.store.count_papers():
             self._first_start_over.set()
             await self.refresh()
@@ -220,6 +243,10 @@ class PaperBot:
 
     async def stop(self) -> None:
         self.scheduler.shutdown()
+        try:
+            await self.leadership.stop()
+        except Exception:  # the database is down: the leases expire by themselves
+            log.warning("could not hand over this process's leases; they expire by themselves")
         running = list(self._background)
         for task in running:
             task.cancel()
