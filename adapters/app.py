@@ -195,7 +195,11 @@ async def build_core(
         )
         feeds = DigestFeeds(engine, store=store, subscriptions=subscriptions, clock=clock)
         http = HttpServer(
-            host=settings.http_host, port=settings.http_port, feeds=feeds, public_url=settings.public_url
+            host=settings.http_host,
+            port=settings.http_port,
+            feeds=feeds,
+            healthy=store.reachable,
+            public_url=settings.public_url,
         )
         commands = CommandRouter(
             store=store,

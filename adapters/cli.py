@@ -267,6 +267,25 @@ def search(
 
 
 @app.command()
+def status() -> None:
+    """What the bot is doing: processes and the leader, each channel's digest, today's posts."""
+    from bot.status import deployment_status, status_lines
+
+    settings = _settings()
+
+    async def work(core: Core) -> list[str]:
+        found = await deployment_status(
+            core.engine,
+            core.subscriptions,
+            now=core.bot.leadership.clock.now(),
+            refresh_minutes=settings.refresh_minutes,
+        )
+        return status_lines(found)
+
+    typer.echo("\n".join(_run(work, settings)))
+
+
+@app.command()
 def show(
     paper: Annotated[str, typer.Argument(help="arXiv id or arxiv.org / huggingface.co URL.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,

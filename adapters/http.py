@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from bot.atom import MIME
@@ -23,8 +24,17 @@ class HttpSetupError(ValueError):
 
 
 class HttpServer:
-    def __init__(self, *, host: str, port: int, feeds: DigestFeeds, public_url: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        feeds: DigestFeeds,
+        healthy: Callable[[], Awaitable[bool]],
+        public_url: str | None = None,
+    ) -> None:
         self.host = host
+        self.healthy = healthy  # the database answers
         self.requested_port = port
         self.feeds = feeds
         self.public_url = public_url
@@ -81,7 +91,10 @@ class HttpServer:
     async def _healthz(self, _request: web.Request) -> web.Response:
         from aiohttp import web
 
-        return web.json_response({"ok": True})
+        if await self.healthy():
+            return web.json_response({"ok": True})
+        # Unhealthy: a load balancer stops sending Slack's events here, an orchestrator restarts.
+        return web.json_response({"ok": False, "database": "unreachable"}, status=503)
 
     async def _feed(self, request: web.Request) -> web.Response:
         from aiohttp import web

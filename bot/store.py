@@ -22,6 +22,8 @@ from bot.paper_columns import paper_from_values
 from bot.query import emoji_text
 from bot.types import DailyList, Paper
 
+HEALTH_TIMEOUT_SECONDS = 3.0
+
 log = logging.getLogger(__name__)
 
 PAPERS = PaperRow.__table__  # type: ignore[attr-defined]
@@ -377,6 +379,15 @@ class PaperStore:
         async with self.engine.connect() as conn:
             value = (await conn.execute(select(func.max(ENTRIES.c.day)))).scalar()
         return value if isinstance(value, dt.date) else None
+
+    async def reachable(self) -> bool:
+        """Whether the database answers a query within HEALTH_TIMEOUT seconds (/healthz)."""
+        try:
+            async with asyncio.timeout(HEALTH_TIMEOUT_SECONDS), self.engine.connect() as conn:
+                await conn.execute(select(1))
+        except Exception:
+            return False
+        return True
 
     async def count_papers(self) -> int:
         async with self.engine.connect() as conn:

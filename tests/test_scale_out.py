@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TypeVar
 
+import aiohttp
 import pytest
 from sqlalchemy import select
 
@@ -169,3 +170,47 @@ async def test_three_processes_one_leader_and_a_new_one_when_it_is_killed(
 
 async def _more(fake_hf: FakeHF, before: int) -> bool:
     return len(fake_hf.requests_to("/api/daily_papers")) > before
+
+
+async def test_status_says_who_leads_and_what_was_posted(
+    core: Core, database_url: str, fake_hf: FakeHF, clock: FakeClock
+) -> None:
+    from bot.status import deployment_status, status_lines
+
+    fake_hf.set_day("2025-11-20", sample_items(3, day=dt.date(2025, 11, 20)))
+    await subscribe(core)
+    async with second_process(database_url, fake_hf, clock) as (other, _):
+        await core.bot.leadership.beat()
+        await other.bot.leadership.beat()
+        await core.bot.post_digest(CHANNEL)
+        clock.advance(minutes=core.settings.refresh_minutes + 1)
+        await other.bot.leadership.beat()  # the first process has not beaten for an interval
+        status = await deployment_status(
+            core.engine, core.subscriptions, now=clock.now(), refresh_minutes=core.settings.refresh_minutes
+        )
+        text = "\n".join(status_lines(status))
+        assert sorted((p.alive, p.leader) for p in status.processes) == [(False, False), (True, True)]
+        assert text.startswith("Processes: 1 running") and "not seen lately" in text
+        assert "Digests today: 1 posted, 0 failed or paused" in text
+        assert "test team-1/C1: 09:00 UTC on weekdays" in text and "last run: Posted Thu 20 Nov" in text
+
+
+async def test_healthz_is_unhealthy_when_the_database_is_unreachable(core: Core) -> None:
+    from adapters.http import HttpServer
+    from bot.store import PaperStore
+
+    await core.http.start()
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"http://127.0.0.1:{core.http.port}/healthz") as healthy:
+            assert healthy.status == 200 and await healthy.json() == {"ok": True}
+        unreachable = create_engine("postgresql://postgres@127.0.0.1:1/none")
+        server = HttpServer(
+            host="127.0.0.1", port=0, feeds=core.feeds, healthy=PaperStore(unreachable).reachable
+        )
+        await server.start()
+        try:
+            async with http.get(f"http://127.0.0.1:{server.port}/healthz") as sick:
+                assert sick.status == 503 and (await sick.json())["database"] == "unreachable"
+        finally:
+            await server.stop()
+            await unreachable.dispose()
