@@ -31,6 +31,7 @@ class Call:
     params: dict[str, Any]
     token: str | None
     at: float
+    connection: tuple[str, int] | None = None  # the caller's address and port: one per connection
 
 
 @dataclass
@@ -123,7 +124,8 @@ class FakeSlack:
         params = await self._params(request)
         auth = request.headers.get("Authorization", "")
         token = auth.removeprefix("Bearer ") if auth else params.get("token")
-        self.calls.append(Call(method, params, token, time.monotonic()))
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        self.calls.append(Call(method, params, token, time.monotonic(), tuple(peer[:2]) if peer else None))
         number = len(self.calls_to(method))
         if (hold := self.holds.get((method, number))) is not None:
             await hold.wait()

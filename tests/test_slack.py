@@ -677,3 +677,10 @@ async def test_digest_post_stopped_by_sigterm_gives_its_claims_back(
         *args, env={key: env[key] for key in env if key.startswith(("SLACK_", "PAPERBOY_"))}
     )
     assert rerun.code == 0 and "Posted Thu 20 Nov 2025's list (3 papers)." in rerun.err, rerun.err
+
+
+async def test_a_digest_reuses_one_connection_to_slack(slack: SlackHarness, fake_hf: FakeHF) -> None:
+    posts = await subscribe_and_post(slack, fake_hf)
+    assert len(posts) == 11
+    # One pooled connection, not a new one (a TLS handshake with Slack) per message.
+    assert len({call.connection for call in posts}) == 1

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from pydantic import SecretStr
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
@@ -39,6 +40,7 @@ from bot.types import Attachment, ChannelRef, Command, PostRef, Reaction, Reply,
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
+API_TIMEOUT_SECONDS = 30  # slack_sdk's default per call
 # The least the bot needs: the slash command, posting, DMs, reactions and the admin check.
 BOT_SCOPES = [
     "commands",
@@ -191,15 +193,24 @@ class SlackAdapter:
         self.app.event("reaction_added")(self._on_reaction)
         self.app.event("reaction_removed")(self._on_reaction)
         self._socket: AsyncSocketModeHandler | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._clients: dict[str, AsyncWebClient] = {}
 
     async def _client_for(self, team_id: str) -> AsyncWebClient:
-        """The Web API client holding the bot token of `team_id`."""
+        """The Web API client holding the bot token of `team_id`, on the adapter's one
+        connection pool (a 100-channel digest is a few connections, not 1,100 handshakes)."""
         if self.installations is None:
             return self.client
         bot = await self.installations.async_find_bot(enterprise_id=None, team_id=team_id)
         if bot is None:
             raise ChannelUnavailable(f"paperboy is not installed in Slack workspace {team_id}")
-        return make_client(token=bot.bot_token, base_url=self.config.api_base_url)
+        cached = self._clients.get(team_id)
+        if cached is None or cached.token != bot.bot_token:  # a reinstall gives a new token
+            cached = make_client(
+                token=bot.bot_token, base_url=self.config.api_base_url, session=self._session
+            )
+            self._clients[team_id] = cached
+        return cached
 
     # --- inbound ------------------------------------------------------------------------------
 
@@ -370,6 +381,9 @@ class SlackAdapter:
             await self._states.create_tables()  # type: ignore[no-untyped-call]
 
     async def start(self) -> None:
+        # One connection pool for every Web API call (slack_sdk's own timeout is per session).
+        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=API_TIMEOUT_SECONDS))
+        self.client.session = self._session
         await self.prepare()
         if not self.serve:
             return
@@ -391,3 +405,5 @@ class SlackAdapter:
         # The HTTP server is paperboy's, not Slack's: the composition root stops it.
         if self._socket is not None:
             await self._socket.close_async()  # type: ignore[no-untyped-call]
+        if self._session is not None:
+            await self._session.close()

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -56,11 +57,16 @@ EDIT_GONE = {"message_not_found", "cant_update_message", "edit_window_closed"}
 ClientFor = Callable[[str], Awaitable[AsyncWebClient]]
 
 
-def make_client(*, token: str | None, base_url: str) -> AsyncWebClient:
-    """A Web API client that waits out 429s (Retry-After) and retries dropped connections."""
+def make_client(
+    *, token: str | None, base_url: str, session: aiohttp.ClientSession | None = None
+) -> AsyncWebClient:
+    """A Web API client that waits out 429s (Retry-After) and retries dropped connections.
+    `session`: the adapter's one connection pool (without it, slack_sdk opens a new session,
+    and a new TLS connection, for every call)."""
     return AsyncWebClient(
         token=token,
         base_url=base_url,
+        session=session,
         retry_handlers=[
             AsyncConnectionErrorRetryHandler(max_retry_count=2),
             AsyncRateLimitErrorRetryHandler(max_retry_count=5),
