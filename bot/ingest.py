@@ -21,6 +21,8 @@ class DailyListStore(Protocol):
         self, day: dt.date, papers: Sequence[Paper], *, now: dt.datetime
     ) -> list[str]: ...
 
+    async def update_statistics(self) -> None: ...
+
 
 Now = Callable[[], dt.datetime]
 Progress = Callable[[dt.date, int], None]
@@ -84,6 +86,8 @@ class Ingestor:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+        if tally.new:
+            await self._store.update_statistics()
         return FetchReport(
             days=len(days),
             papers=tally.papers,

@@ -380,6 +380,15 @@ class PaperStore:
             value = (await conn.execute(select(func.max(ENTRIES.c.day)))).scalar()
         return value if isinstance(value, dt.date) else None
 
+    async def update_statistics(self) -> None:
+        """After new papers, PostgreSQL's planner statistics are brought up to date at once:
+        without them a common word's search took 420 ms on a freshly loaded archive, and the
+        plans changed when autovacuum got round to it (BENCHMARKS.md). SQLite plans by FTS5."""
+        if self.engine.dialect.name != "postgresql":
+            return
+        async with self.engine.begin() as conn:
+            await conn.execute(text("ANALYZE papers, daily_entries"))
+
     async def reachable(self) -> bool:
         """Whether the database answers a query within HEALTH_TIMEOUT seconds (/healthz)."""
         try:

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from adapters.app import Core
 from bot.db import create_engine, upgrade
 from bot.hf_parse import parse_daily_items
 from bot.ingest import Ingestor
@@ -18,6 +19,7 @@ from bot.store import PAPERS, PaperStore, paper_to_values
 from bot.types import Paper
 from tests.conftest import NOW
 from tests.fake_hf import FakeHF, Fault, load_sample
+from tests.fakes import sample_items
 
 
 def sample_papers() -> list[Paper]:
@@ -212,3 +214,21 @@ async def test_an_empty_answer_for_a_stored_list_keeps_it(engine: AsyncEngine) -
     empty = dt.date(2025, 5, 17)  # a day with no list stored yet: its empty answer is recorded
     await store.record_daily_list(empty, [], now=NOW)
     assert await store.fetched_days(empty, empty) == {empty: 0}
+
+
+async def test_postgresql_statistics_are_fresh_after_new_papers(core: Core, fake_hf: FakeHF) -> None:
+    if core.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite's search plans by FTS5, without statistics")
+    query = text(
+        "SELECT last_analyze FROM pg_stat_user_tables WHERE relname = 'papers' AND schemaname = current_schema()"
+    )
+
+    async def analyzed() -> object:
+        async with core.engine.connect() as conn:
+            return (await conn.execute(query)).scalar()
+
+    before = await analyzed()
+    fake_hf.set_day("2025-11-20", sample_items(5, day=dt.date(2025, 11, 20)))
+    await core.ingestor.fetch_days([dt.date(2025, 11, 20)])
+    after = await analyzed()
+    assert after is not None and after != before
