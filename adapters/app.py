@@ -107,7 +107,7 @@ async def build_core(
     """Everything but the platforms. `source` replaces Hugging Face (tests without HTTP)."""
     from adapters.http import HttpServer
     from bot.alerts import AlertSender
-    from bot.commands import CommandRouter
+    from bot.commands import COMMAND_NAMES, CommandRouter
     from bot.db import create_engine, upgrade
     from bot.deliveries import DeliveryLedger
     from bot.digest import Digester
@@ -122,6 +122,7 @@ async def build_core(
     from bot.lists import DailyLists
     from bot.live_counts import LiveCounts
     from bot.lookups import PaperLookup
+    from bot.metrics import Metrics
     from bot.paperbot import PaperBot
     from bot.ports import SystemClock
     from bot.publishers import Announcer, Publishers
@@ -170,8 +171,12 @@ async def build_core(
         )
         tastes = Tastes(votes, semantic) if semantic is not None else None
         leases = Leases(engine, uuid.uuid4().hex)  # this process, in leases and claims
+        metrics = Metrics(COMMAND_NAMES | {"ask"})
+        if hf is not None:
+            hf.on_request = metrics.hf_request
         digester = Digester(
             leases=leases,
+            metrics=metrics,
             tastes=tastes,
             store=store,
             subscriptions=subscriptions,
@@ -199,6 +204,7 @@ async def build_core(
             port=settings.http_port,
             feeds=feeds,
             healthy=store.reachable,
+            metrics=metrics,
             public_url=settings.public_url,
         )
         commands = CommandRouter(
@@ -237,6 +243,7 @@ async def build_core(
             link_cards=LinkCards(lookup),
             live_counts=LiveCounts(engine, store=store, publishers=publishers, clock=clock),
             leadership=Leadership(leases, clock, refresh_minutes=settings.refresh_minutes),
+            metrics=metrics,
             semantic=semantic,
             refresh_minutes=settings.refresh_minutes,
         )

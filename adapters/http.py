@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from bot.atom import MIME
 from bot.feeds import FEED_PATH, DigestFeeds
+from bot.metrics import CONTENT_TYPE, Metrics
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -31,8 +32,10 @@ class HttpServer:
         port: int,
         feeds: DigestFeeds,
         healthy: Callable[[], Awaitable[bool]],
+        metrics: Metrics | None = None,
         public_url: str | None = None,
     ) -> None:
+        self.metrics = metrics
         self.host = host
         self.healthy = healthy  # the database answers
         self.requested_port = port
@@ -59,6 +62,8 @@ class HttpServer:
         app = web.Application()
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get(FEED_PATH + "{token}", self._feed)
+        if self.metrics is not None:
+            app.router.add_get("/metrics", self._metrics)
         app.add_routes(self._routes)
         # Connections still open at shutdown get a few seconds, not aiohttp's default minute;
         # no access log: feed URLs carry their token.
@@ -95,6 +100,12 @@ class HttpServer:
             return web.json_response({"ok": True})
         # Unhealthy: a load balancer stops sending Slack's events here, an orchestrator restarts.
         return web.json_response({"ok": False, "database": "unreachable"}, status=503)
+
+    async def _metrics(self, _request: web.Request) -> web.Response:
+        from aiohttp import web
+
+        assert self.metrics is not None
+        return web.Response(body=self.metrics.exposition(), headers={"Content-Type": CONTENT_TYPE})
 
     async def _feed(self, request: web.Request) -> web.Response:
         from aiohttp import web

@@ -65,6 +65,12 @@ HELP = """paperboy brings Hugging Face Daily Papers here.
 /paper follow QUERY: get a direct message when new papers match QUERY
 /paper following, /paper unfollow N: your saved searches"""
 
+# Every command name the router answers (metrics count any other as "unknown").
+COMMAND_NAMES = frozenset(
+    {"help", "search", "page", "ask", "question", "show", "similar", "more", "recommend", "recommended"}
+    | {"foryou", "today", "top", "digest", "follow", "unfollow", "following"}
+    | set(READING_COMMANDS)
+)
 SEARCH_RESULTS = 10
 SEARCH_PAGES = 5  # "More" shows up to 50 results; past that, a narrower search finds more
 RECOMMEND_CANDIDATES = 300  # the newest papers a recommendation is chosen from

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -18,6 +19,7 @@ from bot.cards import cut_at_word, day_label, digest_header, paper_card, shown_c
 from bot.deliveries import HEADER, PAPER, RECAP, Delivery, DeliveryLedger
 from bot.ingest import DAILY_PAPERS_START
 from bot.leases import Leases
+from bot.metrics import Metrics
 from bot.ports import ChannelUnavailable, Clock, MessageRejected, Outgoing, Publisher, PublishFailed
 from bot.post_calendar import list_closes_at, newest_closed_day, weekdays_after
 from bot.publishers import Publishers
@@ -136,6 +138,13 @@ def awaited_until(day: dt.date) -> dt.datetime:
     return list_closes_at(weekdays_after(day, AWAIT_EMPTY_WEEKDAYS))
 
 
+def outcome_label(outcome: DigestOutcome) -> str:
+    """A run's outcome for metrics: posted, failed (incomplete or paused), or nothing to do."""
+    if outcome.note.startswith("Paused") or "incomplete" in outcome.note:
+        return "failed"
+    return "posted" if outcome.posted and outcome.complete else "nothing"
+
+
 def digest_lease(channel: ChannelRef) -> str:
     return f"digest:{channel_key(channel)}"
 
@@ -156,8 +165,10 @@ class Digester:
         retry_delays: Sequence[float] | None = None,
         max_concurrent: int = MAX_CONCURRENT_DIGESTS,
         leases: Leases,
+        metrics: Metrics,
         tastes: Tastes | None = None,
     ) -> None:
+        self.metrics = metrics
         self.store = store
         self.leases = leases  # one process sends a channel's digest at a time
         self.tastes = tastes  # None: search by meaning is off, `rank taste` falls back to upvotes
@@ -192,6 +203,7 @@ class Digester:
                 finally:
                     await self.leases.give_up(lease)
         log.info("digest %s/%s: %s", channel.platform, channel.channel, outcome.note)
+        self.metrics.digests.labels(outcome_label(outcome)).inc()
         return outcome
 
     async def _sent_elsewhere(self, channel: ChannelRef, day: dt.date | None) -> DigestOutcome:
@@ -431,7 +443,7 @@ class Digester:
                 return None
             try:
                 async with asyncio.timeout(deadline):
-                    ref = await publisher.publish(channel, message, thread=thread)
+                    ref = await self._publish(publisher, channel, message, thread)
             except ChannelUnavailable:
                 await self.ledger.release(claim)
                 raise
@@ -459,6 +471,18 @@ class Digester:
                 log.warning("%s was taken over by another process while it was being sent", what)
             return ref
         raise AssertionError("unreachable: the last try either returns or raises")
+
+    async def _publish(
+        self, publisher: Publisher, channel: ChannelRef, message: Outgoing, thread: PostRef | None
+    ) -> PostRef:
+        started = time.monotonic()
+        try:
+            ref = await publisher.publish(channel, message, thread=thread)
+        except BaseException:
+            self.metrics.sent(channel.platform, time.monotonic() - started, ok=False)
+            raise
+        self.metrics.sent(channel.platform, time.monotonic() - started, ok=True)
+        return ref
 
     async def recap(self, channel: ChannelRef, *, votes_before: dt.datetime | None = None) -> DigestOutcome:
         """Monday's recap: last week's papers ranked by this community's votes (those cast before

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import time
 from collections.abc import Coroutine
 from typing import Any
 
@@ -20,6 +21,7 @@ from bot.embedding import EmbeddingUnavailable
 from bot.leadership import Leadership
 from bot.lists import DailyLists
 from bot.live_counts import LiveCounts
+from bot.metrics import Metrics
 from bot.ports import Publisher
 from bot.publishers import Publishers
 from bot.scheduling import Scheduler
@@ -53,6 +55,7 @@ class PaperBot:
         link_cards: LinkCards,
         live_counts: LiveCounts,
         leadership: Leadership,
+        metrics: Metrics,
         semantic: SemanticIndex | None = None,
         refresh_minutes: float = 30,
     ) -> None:
@@ -68,6 +71,7 @@ class PaperBot:
         self.link_cards = link_cards
         self.live_counts = live_counts
         self.leadership = leadership
+        self.metrics = metrics
         self.semantic = semantic
         self.refresh_minutes = refresh_minutes
         self._background: set[asyncio.Task[object]] = set()
@@ -80,11 +84,16 @@ class PaperBot:
     # --- what adapters call ---------------------------------------------------------------
 
     async def handle_command(self, command: Command) -> Reply:
+        started = time.monotonic()
         try:
-            return await self.commands.handle(command)
+            reply = await self.commands.handle(command)
         except Exception:
             log.exception("command %r failed", command.name)
-            return Reply(SORRY, ok=False)
+            reply = Reply(SORRY, ok=False)
+            self.metrics.command(command.name.lower(), time.monotonic() - started, ok=False)
+            return reply
+        self.metrics.command(command.name.lower(), time.monotonic() - started, ok=True)
+        return reply
 
     async def handle_reaction(self, reaction: Reaction) -> Vote | None:
         """Count a reaction on a paper message this bot posted; ignore everything else."""
@@ -192,6 +201,7 @@ class PaperBot:
         """Schedule every stored subscription of an attached platform and the refresh job; the
         first refresh (or first start) runs at once, in the background."""
         await self.leadership.beat()
+        self.metrics.leader.set(1 if self.leadership.is_leader else 0)
         await self.digests.schedule_all()
         self.scheduler.every(REFRESH_JOB, self._scheduled_refresh, minutes=self.refresh_minutes)
         self.scheduler.every(HEARTBEAT_JOB, self._heartbeat, minutes=self.leadership.beat_minutes)
@@ -210,6 +220,8 @@ class PaperBot:
         except Exception:  # the database is down: the next beat tries again
             log.exception("heartbeat failed")
             return
+        self.metrics.leader.set(1 if self.leadership.is_leader else 0)
+        self.metrics.scheduled_jobs.set(len(self.scheduler.job_ids()))
         if became_leader:  # the leader before it died or stopped: repair what it missed now
             self._spawn(self.refresh())
 

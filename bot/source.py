@@ -102,6 +102,8 @@ class HFSource:
         self._timeout = timeout
         # Told of each retry ("status 503; retrying in 2 s"), e.g. for `paperboy fetch`'s progress line.
         self.on_retry: Callable[[str], None] | None = None
+        # Each request's status (None: no answer) and seconds, for metrics.
+        self.on_request: Callable[[int | None, float], None] | None = None
         self._client = client or httpx.AsyncClient(
             headers=headers,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
@@ -181,6 +183,10 @@ class HFSource:
             except (httpx.TransportError, httpx.TimeoutException) as exc:
                 last = type(exc).__name__
             spent += time.monotonic() - started
+            if self.on_request is not None:
+                self.on_request(
+                    response.status_code if response is not None else None, time.monotonic() - started
+                )
             if response is not None:
                 status = response.status_code
                 if status == 200:

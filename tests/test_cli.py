@@ -235,3 +235,24 @@ async def test_embed_backfills_papers_stored_without_vectors(run_cli) -> None:  
     assert done.code == 0 and done.out.startswith("Embedded ") and done.out.strip().endswith("papers.")
     again = await run_cli("embed")
     assert again.out.strip() == "Every stored paper is embedded already."
+
+
+async def test_status_shows_the_processes_and_the_digests(  # type: ignore[no-untyped-def]
+    run_cli, fake_hf: FakeHF, database_url: str
+) -> None:
+    empty = await run_cli("status")
+    assert empty.code == 0, empty.err
+    assert empty.out.startswith("Processes: 0 running\n  no leader")
+    assert "Channels with a digest: 0" in empty.out
+    settings = Settings(_env_file=None, PAPERBOY_DATABASE_URL=database_url)  # type: ignore[call-arg]
+    async with build_core(settings) as core:
+        core.bot.attach(RecordingPublisher())
+        await core.bot.leadership.beat()  # as `paperboy run` does at its start
+        user, channel = UserRef("test", "team-1", "U1"), ChannelRef("test", "team-1", "C1")
+        await core.bot.handle_command(
+            Command("digest", "here 08:30 Europe/Berlin", user, channel, can_manage=True)
+        )
+        running = await run_cli("status")
+    assert running.code == 0, running.err
+    assert "Processes: 1 running" in running.out and ": leader, started" in running.out
+    assert "test team-1/C1: 08:30 Europe/Berlin on weekdays" in running.out

@@ -26,6 +26,7 @@ from tests.fake_hf import FakeHF
 from tests.fake_slack import FakeSlack
 from tests.fakes import FakeClock, RecordingPublisher, sample_items
 from tests.paperboy_process import PROJECT_ROOT, spawn, stop
+from tests.test_commands import run
 from tests.test_digest import CHANNEL, subscribe
 from tests.test_slack import until
 
@@ -214,3 +215,32 @@ async def test_healthz_is_unhealthy_when_the_database_is_unreachable(core: Core)
         finally:
             await server.stop()
             await unreachable.dispose()
+
+
+async def test_metrics_count_commands_digests_and_hugging_face_requests(
+    core: Core, fake_hf: FakeHF, publisher: RecordingPublisher
+) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    fake_hf.set_day("2025-11-20", sample_items(3, day=dt.date(2025, 11, 20)))
+    await subscribe(core)
+    await core.bot.post_digest(CHANNEL)
+    await run(core, "help")
+    await run(core, "no-such-command")
+    await core.bot.leadership.beat()
+    await core.bot._heartbeat()
+    await core.http.start()
+    async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{core.http.port}/metrics") as got:
+        assert got.status == 200 and got.headers["Content-Type"].startswith("text/plain")
+        text = await got.text()
+    samples = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+    assert samples[("paperboy_commands_total", (("command", "help"), ("outcome", "ok")))] == 1
+    assert samples[("paperboy_commands_total", (("command", "unknown"), ("outcome", "ok")))] == 1
+    assert samples[("paperboy_digests_total", (("outcome", "posted"),))] == 1
+    assert samples[("paperboy_platform_messages_total", (("outcome", "ok"), ("platform", "test")))] == 4
+    assert samples[("paperboy_hf_request_seconds_count", (("status", "2xx"),))] >= 1
+    assert samples[("paperboy_leader", ())] == 1

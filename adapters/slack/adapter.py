@@ -384,6 +384,13 @@ class SlackAdapter:
         # One connection pool for every Web API call (slack_sdk's own timeout is per session).
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=API_TIMEOUT_SECONDS))
         self.client.session = self._session
+        try:
+            await self._open()
+        except BaseException:  # stop() is not called for an adapter that did not start
+            await self._session.close()
+            raise
+
+    async def _open(self) -> None:
         await self.prepare()
         if not self.serve:
             return
