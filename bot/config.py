@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Self
 
 from dotenv.parser import parse_stream
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.reactions import normalize_emoji
@@ -109,7 +109,12 @@ class Settings(BaseSettings):
     discord_token: SecretStr | None = Field(default=None, validation_alias="DISCORD_TOKEN")
     discord_api_base_url: str | None = Field(default=None, validation_alias="DISCORD_API_BASE_URL")
     discord_gateway_url: str | None = Field(default=None, validation_alias="DISCORD_GATEWAY_URL")
-    discord_shards: int | None = Field(default=None, ge=1, validation_alias="DISCORD_SHARDS")
+    # The bot's shard count; with DISCORD_SHARD_IDS ("0-3", "4,5") this process runs only those
+    # shards (a cluster of a bot whose shards are split across processes).
+    discord_shards: int | None = Field(
+        default=None, ge=1, validation_alias=AliasChoices("DISCORD_SHARD_COUNT", "DISCORD_SHARDS")
+    )
+    discord_shard_ids: str | None = Field(default=None, validation_alias="DISCORD_SHARD_IDS")
     console_user: str = Field(default="you", validation_alias="PAPERBOY_CONSOLE_USER")
 
     @field_validator("database_url")
@@ -137,6 +142,14 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("PAPERBOY_PUBLIC_URL must start with http:// or https://")
         return value.rstrip("/")
+
+    @field_validator("discord_shard_ids")
+    @classmethod
+    def _shard_ids(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parse_shard_ids(value)  # raises ValueError with what is wrong
+        return value
 
     @field_validator("log_level")
     @classmethod
@@ -167,6 +180,20 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
+    def _shards_fit(self) -> Self:
+        ids = self.shard_ids()
+        if ids is None:
+            return self
+        if self.discord_shards is None:
+            raise ValueError("DISCORD_SHARD_IDS needs DISCORD_SHARD_COUNT, the bot's number of shards")
+        if max(ids) >= self.discord_shards:
+            raise ValueError(
+                f"DISCORD_SHARD_IDS lists shard {max(ids)}, but shards are numbered 0 to "
+                f"{self.discord_shards - 1} (DISCORD_SHARD_COUNT={self.discord_shards})"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _votes_and_downs_differ(self) -> Self:
         both = {normalize_emoji(e) for e in self.vote_emojis()} & {
             normalize_emoji(e) for e in self.down_emojis()
@@ -177,6 +204,10 @@ class Settings(BaseSettings):
                 "a reaction cannot be a vote and 'not interested' at once"
             )
         return self
+
+    def shard_ids(self) -> tuple[int, ...] | None:
+        """The shards this process runs (DISCORD_SHARD_IDS), None for all of them."""
+        return parse_shard_ids(self.discord_shard_ids) if self.discord_shard_ids else None
 
     def slack_enabled(self) -> bool:
         return bool(self.slack_bot_token or (self.slack_client_id and self.slack_client_secret))
@@ -197,9 +228,30 @@ class SettingsError(ValueError):
 
 def setting_names() -> frozenset[str]:
     """Every environment name paperboy reads."""
-    return frozenset(
-        str(field.validation_alias) for field in Settings.model_fields.values() if field.validation_alias
-    )
+    names: set[str] = set()
+    for field in Settings.model_fields.values():
+        alias = field.validation_alias
+        if isinstance(alias, AliasChoices):
+            names.update(str(choice) for choice in alias.choices)
+        elif alias:
+            names.add(str(alias))
+    return frozenset(names)
+
+
+def parse_shard_ids(text: str) -> tuple[int, ...]:
+    """`0-3` → (0, 1, 2, 3); `4,6-7` → (4, 6, 7); ValueError saying what is wrong."""
+    ids: set[int] = set()
+    for part in text.replace(" ", "").split(","):
+        low, dash, high = part.partition("-")
+        if not (low.isdigit() and (not dash or high.isdigit())):
+            raise ValueError(
+                f"DISCORD_SHARD_IDS takes shard numbers and ranges like 0-3 or 4,6-7, not {text!r}"
+            )
+        first, last = int(low), int(high) if dash else int(low)
+        if last < first:
+            raise ValueError(f"DISCORD_SHARD_IDS has a range that runs backwards: {part}")
+        ids.update(range(first, last + 1))
+    return tuple(sorted(ids))
 
 
 def _read_env_file(path: Path) -> dict[str, str | None]:

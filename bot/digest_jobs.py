@@ -48,12 +48,16 @@ class DigestSchedule:
     async def schedule_all(self) -> None:
         """A job for every stored subscription of a connected platform."""
         for sub in await self.subscriptions.all():
-            if sub.channel.platform in self.publishers and not sub.paused_reason:
+            if self._serves(sub.channel) and not sub.paused_reason:
                 self._schedule(sub)
+
+    def _serves(self, channel: ChannelRef) -> bool:
+        publisher = self.publishers.get(channel.platform)
+        return publisher is not None and publisher.serves(channel)
 
     async def subscription_changed(self, channel: ChannelRef, sub: Subscription | None) -> None:
         """`/paper digest here|off` changed a channel's subscription: its job follows."""
-        if sub is None or sub.paused_reason:
+        if sub is None or sub.paused_reason or not self._serves(channel):
             self.scheduler.cancel(digest_job_id(channel))
             self.scheduler.cancel(waiting_post_job_id(channel))
         else:

@@ -40,6 +40,18 @@ class Leases:
             taken = (await conn.execute(stmt)).scalar()
         return taken == self.owner
 
+    async def take_turn(self, name: str, *, ttl: dt.timedelta, now: dt.datetime) -> bool:
+        """Take `name` only once its last holder's turn has run out, whoever held it (ours
+        too): one turn per `ttl` across every process."""
+        stmt = self._insert(LEASES).values(name=name, owner=self.owner, expires_at=now + ttl)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[LEASES.c.name],
+            set_={"owner": self.owner, "expires_at": now + ttl},
+            where=LEASES.c.expires_at < now,
+        ).returning(LEASES.c.owner)
+        async with self.engine.begin() as conn:
+            return (await conn.execute(stmt)).scalar() == self.owner
+
     async def give_up(self, name: str) -> None:
         async with self.engine.begin() as conn:
             await conn.execute(delete(LEASES).where(LEASES.c.name == name, LEASES.c.owner == self.owner))

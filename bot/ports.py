@@ -58,6 +58,11 @@ class Publisher(Protocol):
 
     async def send_dm(self, user: UserRef, message: Outgoing) -> None: ...
 
+    def serves(self, channel: ChannelRef) -> bool:
+        """Whether this process schedules the channel's digest: a Discord cluster schedules only
+        its shards' servers (any process can post anywhere, over REST)."""
+        ...
+
     async def edit(self, post: PostRef, message: Post) -> None:
         """Replace a card this bot posted with `message` (its counts refreshed), in place: no
         new message, no notification. Raises ChannelUnavailable when the message is gone."""

@@ -90,6 +90,9 @@ class FilePublisher:
     async def send_dm(self, user: UserRef, message: Outgoing) -> None:
         raise AssertionError("a digest worker sends no direct messages")
 
+    def serves(self, channel: ChannelRef) -> bool:
+        return True
+
     async def edit(self, post: PostRef, message: Post) -> None:
         raise AssertionError("a digest worker edits no cards")
 

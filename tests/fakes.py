@@ -105,6 +105,9 @@ class RecordingPublisher:
             raise ConnectionResetError("DM failed")
         self.dms.append((user, message))
 
+    def serves(self, channel: ChannelRef) -> bool:
+        return True
+
     async def edit(self, post: PostRef, message: Post) -> None:
         if self.edit_failures:
             raise self.edit_failures.pop(0)

@@ -18,19 +18,23 @@ import pytest
 from sqlalchemy import select
 
 from adapters.app import Core
+from adapters.discord.adapter import DiscordAdapter, DiscordConfig
 from bot.db import create_engine
-from bot.leases import LEADER, LEASES, PROCESSES
+from bot.leases import LEADER, LEASES, PROCESSES, Leases
 from bot.types import Notice
 from tests.conftest import _core
+from tests.fake_discord import GUILD_ID, FakeDiscord
 from tests.fake_hf import FakeHF
 from tests.fake_slack import FakeSlack
 from tests.fakes import FakeClock, RecordingPublisher, sample_items
 from tests.paperboy_process import PROJECT_ROOT, spawn, stop
 from tests.test_commands import run
 from tests.test_digest import CHANNEL, subscribe
+from tests.test_discord import CHANNEL as DISCORD_CHANNEL
+from tests.test_discord import subscribe as discord_subscribe
 from tests.test_slack import until
 
-pytest_plugins = ["tests.test_slack"]
+pytest_plugins = ["tests.test_slack", "tests.test_discord"]
 T = TypeVar("T")
 
 
@@ -244,3 +248,43 @@ async def test_metrics_count_commands_digests_and_hugging_face_requests(
     assert samples[("paperboy_platform_messages_total", (("outcome", "ok"), ("platform", "test")))] == 4
     assert samples[("paperboy_hf_request_seconds_count", (("status", "2xx"),))] >= 1
     assert samples[("paperboy_leader", ())] == 1
+
+
+async def test_a_discord_cluster_runs_its_shards_and_schedules_its_servers_digests(
+    core: Core, fake_discord: FakeDiscord, database_url: str, fake_hf: FakeHF, clock: FakeClock
+) -> None:
+    """Two processes split a two-shard bot (DISCORD_SHARD_COUNT=2, DISCORD_SHARD_IDS): each
+    identifies only its shard, in turn, and schedules only its own servers' digests."""
+    ours = (GUILD_ID >> 22) % 2  # the shard Discord puts the test server on
+    async with second_process(database_url, fake_hf, clock) as (other, _):
+
+        def cluster(shard: int, leases: Leases) -> DiscordAdapter:
+            config = DiscordConfig(
+                token="fake-token",
+                shards=2,
+                shard_ids=(shard,),
+                identify_interval=0.2,
+                guild_ready_timeout=0.05,
+            )
+            return DiscordAdapter(core.bot, config, sharded=True, leases=leases)
+
+        mine, theirs = cluster(ours, core.leases), cluster(1 - ours, other.leases)
+        await mine.start()
+        await theirs.start()
+        try:
+            await fake_discord.wait_for(lambda: fake_discord.identifies == 2, timeout=15)
+            assert sorted(tuple(p["shard"]) for p in fake_discord.identify_payloads) == [(0, 2), (1, 2)]
+            server = DISCORD_CHANNEL
+            assert mine.serves(server) and not theirs.serves(server)
+
+            await discord_subscribe(fake_discord)  # answered by the process with the server's shard
+            job = f"digest:{server.platform}:{server.community}:{server.channel}"
+            core.bot.attach(theirs)
+            await core.digests.schedule_all()
+            assert job not in core.scheduler.job_ids()
+            core.bot.attach(mine)
+            await core.digests.schedule_all()
+            assert job in core.scheduler.job_ids()
+        finally:
+            await theirs.stop()
+            await mine.stop()

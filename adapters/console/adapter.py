@@ -112,6 +112,9 @@ class ConsoleAdapter:
     async def send_dm(self, user: UserRef, message: Outgoing) -> None:
         self._print(f"[DM to {user.user}] {render_outgoing(message)}")
 
+    def serves(self, channel: ChannelRef) -> bool:
+        return True
+
     async def edit(self, post: PostRef, message: Post) -> None:
         """A printed card cannot change: its new counts are printed under its id."""
         self._print(f"[{post.message_id}] now {counts_line(message)}")

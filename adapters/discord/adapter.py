@@ -7,6 +7,7 @@ followups, and the core's posts become messages in a channel or in a thread unde
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import io
 import logging
 import re
@@ -33,6 +34,7 @@ from adapters.pacing import Pacer
 from bot.cards import BUTTON_COMMANDS, UNKNOWN_BUTTON
 from bot.commands import parse_command
 from bot.config import Settings
+from bot.leases import Leases
 from bot.paperbot import PaperBot
 from bot.ports import ChannelUnavailable, MessageRejected, Outgoing, PublishFailed
 from bot.types import ChannelRef, Command, Post, PostRef, Reaction, Reply, UserRef
@@ -88,6 +90,8 @@ class DiscordConfig:
     api_base_url: str | None = None  # e.g. a nirn-proxy, or the tests' fake
     gateway_url: str | None = None
     shards: int | None = None
+    shard_ids: tuple[int, ...] | None = None  # this process's shards, in a cluster
+    identify_interval: float = 5.0  # Discord allows one IDENTIFY per 5 s per bucket
     sync_commands: bool = True
     guild_ready_timeout: float = 2.0
     global_rate: float | None = GLOBAL_RATE  # None: no pacing (discord.py alone, 429s and all)
@@ -101,6 +105,7 @@ def config_from(settings: Settings) -> DiscordConfig:
         api_base_url=settings.discord_api_base_url,
         gateway_url=settings.discord_gateway_url,
         shards=settings.discord_shards,
+        shard_ids=settings.shard_ids(),
     )
 
 
@@ -165,9 +170,18 @@ class DiscordAdapter:
     who_manages = "members with the Manage Channels permission"
 
     def __init__(
-        self, bot: PaperBot, config: DiscordConfig, *, sharded: bool = False, serve: bool = True
+        self,
+        bot: PaperBot,
+        config: DiscordConfig,
+        *,
+        sharded: bool = False,
+        serve: bool = True,
+        leases: Leases | None = None,
     ) -> None:
-        """`serve=False`: REST only (`paperboy digest post`, `discord sync`): no gateway."""
+        """`serve=False`: REST only (`paperboy digest post`, `discord sync`): no gateway.
+        `leases`: in a cluster (DISCORD_SHARD_IDS), the clusters take turns to IDENTIFY."""
+        self.leases = leases
+        self._max_concurrency: int | None = None
         point_at(config)
         self.bot = bot
         self.config = config
@@ -189,10 +203,14 @@ class DiscordAdapter:
             client_class = discord.AutoShardedClient
             if config.shards:
                 options["shard_count"] = config.shards
+            if config.shard_ids is not None:
+                options["shard_ids"] = list(config.shard_ids)
         self.client = client_class(**options)
         self.tree = app_commands.CommandTree(self.client)
         self.tree.add_command(self._paper_group())
         self.client.setup_hook = self._setup_hook  # type: ignore[method-assign]
+        if config.shard_ids is not None and leases is not None:
+            self.client.before_identify_hook = self._identify_turn  # type: ignore[method-assign]
         self.client.event(self.on_interaction)
         self.client.event(self.on_message)
         self.client.event(self.on_raw_reaction_add)
@@ -559,6 +577,33 @@ class DiscordAdapter:
             if exc.status != 400:
                 raise
             raise MessageRejected(f"Discord said 400 {exc.text}".strip()) from exc
+
+    async def _identify_turn(self, shard_id: int | None, *, initial: bool = False) -> None:
+        """Discord allows a bot max_concurrency IDENTIFYs per 5 s, across all its processes:
+        each shard waits for its bucket's turn, a lease in the shared database, so clusters
+        starting together queue instead of being refused."""
+        assert self.leases is not None
+        if self._max_concurrency is None:
+            try:
+                _shards, _url, limits = await self.client.http.get_bot_gateway()
+                self._max_concurrency = int(limits.get("max_concurrency", 1))
+            except (discord.HTTPException, discord.GatewayNotFound):
+                self._max_concurrency = 1
+        name = f"discord-identify:{(shard_id or 0) % max(1, self._max_concurrency)}"
+        turn = dt.timedelta(seconds=self.config.identify_interval)
+        # Polled: the turn is a row another process may hold; a tenth of a turn between looks.
+        while not await self.leases.take_turn(name, ttl=turn, now=dt.datetime.now(dt.UTC)):  # noqa: ASYNC110
+            await asyncio.sleep(self.config.identify_interval / 10)
+
+    def serves(self, channel: ChannelRef) -> bool:
+        """A cluster (DISCORD_SHARD_IDS) schedules the digests of its shards' servers only:
+        Discord puts a server on shard (server id >> 22) % shard count."""
+        if self.config.shard_ids is None or self.config.shards is None:
+            return True
+        try:
+            return (int(channel.community) >> 22) % self.config.shards in self.config.shard_ids
+        except ValueError:
+            return True
 
     async def edit(self, post: PostRef, message: Post) -> None:
         """A card edited where it was posted: its digest's thread (whose id is the header's),

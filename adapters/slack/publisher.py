@@ -178,6 +178,9 @@ class SlackPublisher:
                 raise ChannelUnavailable(f"Slack said {error}") from None
             raise
 
+    def serves(self, channel: ChannelRef) -> bool:
+        return True
+
     async def edit(self, post: PostRef, message: Post) -> None:
         """chat.update of a card, at most one per EDIT_INTERVAL per workspace."""
         team = post.channel.community
