@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from bot.cards import cut_at_word, day_label, digest_header, paper_card, shown_counts
-from bot.deliveries import HEADER, PAPER, RECAP, Delivery, DeliveryLedger
+from bot.deliveries import HEADER, PAPER, RECAP, RELEASED, Delivery, DeliveryLedger
 from bot.ingest import DAILY_PAPERS_START
 from bot.leases import Leases
 from bot.metrics import Metrics
@@ -183,6 +183,7 @@ class Digester:
         self.sleep: Sleep = asyncio.sleep  # waits between tries of one message; tests replace it
         self.owner = leases.owner  # this process, in claim rows and leases
         self._locks: dict[str, asyncio.Lock] = {}
+        self._lease_renewed: dict[str, dt.datetime] = {}  # when this run last took its lease
         # Due digests run together (a restart at 09:05, every channel at the default 09:00), as
         # many at once as keeps the platforms' global limits busy without a task per channel
         # queueing on the database.
@@ -195,12 +196,15 @@ class Digester:
             # One sender per channel across processes: the papers go out in order and paced by
             # one process; the claims stay the safety net (a lease can run out mid-send).
             lease = digest_lease(channel)
-            if not await self.leases.take(lease, ttl=self.ledger.lease, now=self.clock.now()):
+            taken_at = self.clock.now()
+            if not await self.leases.take(lease, ttl=self.ledger.lease, now=taken_at):
                 outcome = await self._sent_elsewhere(channel, day)
             else:
+                self._lease_renewed[lease] = taken_at
                 try:
                     outcome = await self._run(channel, day)
                 finally:
+                    self._lease_renewed.pop(lease, None)
                     await self.leases.give_up(lease)
         log.info("digest %s/%s: %s", channel.platform, channel.channel, outcome.note)
         self.metrics.digests.labels(outcome_label(outcome)).inc()
@@ -386,10 +390,12 @@ class Digester:
         elif header.message_id:
             header_ref = PostRef(sub.channel, header.message_id)
         thread = header_ref if sub.threaded else None
+        # Read once for the whole run, not once per message.
+        stored = await self.store.get_papers([row.paper_id for row in papers if row.sent_at is None])
         for row in papers:
             if row.sent_at is not None:
                 continue
-            paper = await self.store.get_paper(row.paper_id)
+            paper = stored.get(row.paper_id)
             if paper is None:  # not in the store (never expected): left for the ledger to tell
                 sent.finished = False
                 continue
@@ -429,12 +435,9 @@ class Digester:
         deadline = self.ledger.publish_timeout.total_seconds()
         what = f"{kind} {paper_id or 'message'} for {channel.platform}/{channel.channel}"
         for attempt, delay in enumerate((*self.retry_delays, None), 1):
-            # A digest's lease (run() holds it; a recap has none) and the claim are both renewed
-            # before each try.
-            lease = digest_lease(channel)
-            if kind != RECAP and not await self.leases.take(
-                lease, ttl=self.ledger.lease, now=self.clock.now()
-            ):
+            # The claim is renewed before each try, and the digest's lease (run() holds it; a
+            # recap has none) once a quarter of it has passed: not a transaction per message.
+            if kind != RECAP and not await self._renew_lease(channel):
                 return None  # this process stalled past its lease; another one sends the rest
             claim = await self.ledger.claim(
                 channel, day, kind, paper_id, position=position, owner=self.owner, now=self.clock.now()
@@ -471,6 +474,16 @@ class Digester:
                 log.warning("%s was taken over by another process while it was being sent", what)
             return ref
         raise AssertionError("unreachable: the last try either returns or raises")
+
+    async def _renew_lease(self, channel: ChannelRef) -> bool:
+        now = self.clock.now()
+        key = digest_lease(channel)
+        if now - self._lease_renewed.get(key, RELEASED) < self.ledger.lease / 4:
+            return True
+        if not await self.leases.take(key, ttl=self.ledger.lease, now=now):
+            return False
+        self._lease_renewed[key] = now
+        return True
 
     async def _publish(
         self, publisher: Publisher, channel: ChannelRef, message: Outgoing, thread: PostRef | None
