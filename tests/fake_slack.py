@@ -56,6 +56,8 @@ class FakeSlack:
         self.failures_on_call: dict[tuple[str, int], Failure] = {}
         self.holds: dict[tuple[str, int], asyncio.Event] = {}
         self.admins: set[str] = {"UADMIN"}
+        self.response_times: dict[str, float] = {}  # when each response_url was first answered
+        self.answered: dict[str, asyncio.Event] = {}  # set when a response_url is answered
         # Image URLs Slack "cannot download": it then refuses the whole message (invalid_blocks).
         self.unreachable_images: set[str] = set()
         self.socket_acks: list[dict[str, Any]] = []
@@ -195,6 +197,8 @@ class FakeSlack:
 
     async def _response(self, request: web.Request) -> web.Response:
         self.responses[request.match_info["key"]].append(await request.json())
+        self.response_times.setdefault(request.match_info["key"], time.monotonic())
+        self.answered.setdefault(request.match_info["key"], asyncio.Event()).set()
         return web.json_response({"ok": True})
 
     async def _socket(self, request: web.Request) -> web.WebSocketResponse:
