@@ -15,6 +15,7 @@ import os
 import sys
 from pathlib import Path
 
+from benchmarks.load import slack_bot_env
 from tests.fake_slack import FakeSlack
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -35,18 +36,7 @@ def cpu_seconds(pid: int) -> float:
 async def main(database: str, settle: float, seconds: float) -> None:
     fake = FakeSlack()
     await fake.start()
-    env = {
-        **os.environ,
-        "PAPERBOY_DATABASE_URL": database,
-        "PAPERBOY_HF_BASE_URL": "http://127.0.0.1:9",
-        "PAPERBOY_HF_RETRY_BUDGET_SECONDS": "1",
-        "PAPERBOY_SEMANTIC": "off",
-        "SLACK_BOT_TOKEN": "xoxb-idle",
-        "SLACK_SIGNING_SECRET": "idle",
-        "SLACK_API_BASE_URL": fake.url + "/api/",
-        "PAPERBOY_HTTP_HOST": "127.0.0.1",
-        "PAPERBOY_HTTP_PORT": "0",
-    }
+    env = slack_bot_env(database, fake)
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",

@@ -122,6 +122,24 @@ async def balancer(ports: Sequence[int]) -> tuple[asyncio.Server, int]:
     return server, server.sockets[0].getsockname()[1]
 
 
+def slack_bot_env(database_url: str, fake: FakeSlack) -> dict[str, str]:
+    """`paperboy run` serving Slack over HTTP on a free port, search by meaning off, and no
+    refresh traffic (Hugging Face is not the subject)."""
+    return {
+        **os.environ,
+        "PAPERBOY_DATABASE_URL": database_url,
+        "PAPERBOY_HF_BASE_URL": "http://127.0.0.1:9",
+        "PAPERBOY_HF_RETRY_BUDGET_SECONDS": "1",
+        "PAPERBOY_SEMANTIC": "off",
+        "SLACK_BOT_TOKEN": "xoxb-bench",
+        "SLACK_SIGNING_SECRET": SECRET,
+        "SLACK_API_BASE_URL": fake.url + "/api/",
+        "PAPERBOY_HTTP_HOST": "127.0.0.1",
+        "PAPERBOY_HTTP_PORT": "0",
+        "PYTHONPATH": str(PROJECT_ROOT),
+    }
+
+
 async def start_process(env: dict[str, str], cwd: Path) -> tuple[asyncio.subprocess.Process, int]:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -201,19 +219,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     print(f"stocked {args.papers:,} papers in {time.monotonic() - started:.0f} s", flush=True)
     fake = FakeSlack()
     await fake.start()
-    env = {
-        **os.environ,
-        "PAPERBOY_DATABASE_URL": url,
-        "PAPERBOY_HF_BASE_URL": "http://127.0.0.1:9",  # no refresh traffic: HF is not the subject
-        "PAPERBOY_SEMANTIC": "off",
-        "PAPERBOY_LOG_LEVEL": "INFO",
-        "SLACK_BOT_TOKEN": "xoxb-load",
-        "SLACK_SIGNING_SECRET": SECRET,
-        "SLACK_API_BASE_URL": fake.url + "/api/",
-        "PAPERBOY_HTTP_HOST": "127.0.0.1",
-        "PAPERBOY_HTTP_PORT": "0",
-        "PYTHONPATH": str(PROJECT_ROOT),
-    }
+    env = slack_bot_env(url, fake) | {"PAPERBOY_LOG_LEVEL": "INFO"}
     processes = [await start_process(env, scratch) for _ in range(args.processes)]
     server = None
     try:
