@@ -30,7 +30,8 @@ FEED_PATH = "/feeds/"
 FEED_USAGE = "digest feed [reset]"
 NOT_SERVED = (
     "Feeds are served by paperboy's HTTP server, which this paperboy does not run: it runs with "
-    "Slack or Discord, or when PAPERBOY_PUBLIC_URL is set (http://localhost:3000 on this machine)."
+    "Slack or Discord, or when PAPERBOY_PUBLIC_URL is set (for this machine alone: "
+    "PAPERBOY_PUBLIC_URL=http://localhost:3000)."
 )
 
 
