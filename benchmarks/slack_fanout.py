@@ -1,0 +1,144 @@
+"""Slack digest fan-out across processes: 100 channels' digests due at the same minute, posted
+by 1 or 3 `paperboy run` processes sharing one PostgreSQL.
+
+    .venv/bin/python -m benchmarks.slack_fanout --postgres postgresql://postgres@127.0.0.1:5432/test \\
+        --processes 3 [--channels 100]
+
+Every channel subscribes with the defaults (top 10, in a thread) at the next whole minute that
+leaves the processes time to start; the newest closed list (10 papers) is stored beforehand and
+Hugging Face is unreachable, so the digests post from the store. Each process schedules every
+channel; at the minute each runs every job, and the channel leases decide who sends. Measured at
+tests/fake_slack.py: per channel the messages (a header and 10 cards), duplicates, order and the
+smallest gap between two of its messages; overall the time from the first message to the last,
+against the bound set by one message per second per channel (11 messages: 10 s). Target (issue
+14): within 1.3× the bound, 0 duplicates, 0 missing, no channel above its rate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import itertools
+import json
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+
+from benchmarks.load import RESULTS_DIR, slack_bot_env, start_process
+from benchmarks.search import machine, postgres_schema_url
+from bot.db import create_engine, upgrade
+from bot.hf_parse import parse_daily_items
+from bot.post_calendar import newest_closed_day
+from bot.store import PaperStore
+from bot.subscriptions import Subscription, SubscriptionStore
+from bot.types import ChannelRef
+from tests.fake_slack import FakeSlack
+from tests.fakes import sample_items
+
+TEAM = "T1"
+MESSAGES = 11  # a header and 10 cards
+PER_CHANNEL_INTERVAL = 1.0
+
+
+async def prepare(url: str, channels: int, at: dt.time) -> dt.date:
+    engine = create_engine(url)
+    try:
+        await upgrade(engine)
+        now = dt.datetime.now(dt.UTC)
+        day = newest_closed_day(now)
+        papers, _ = parse_daily_items(sample_items(10, day=day), source="benchmark")
+        await PaperStore(engine).record_daily_list(day, papers, now=now)
+        subscriptions = SubscriptionStore(engine)
+        for number in range(channels):
+            channel = ChannelRef("slack", TEAM, f"C{number:04d}")
+            await subscriptions.save(Subscription(channel=channel, post_time=at), now=now)
+        return day
+    finally:
+        await engine.dispose()
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    schema = f"fanout_{int(time.time())}"
+    admin = create_engine(args.postgres)
+    async with admin.begin() as conn:
+        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    await admin.dispose()
+    url = postgres_schema_url(args.postgres, schema)
+    now = dt.datetime.now(dt.UTC)
+    due = (now + dt.timedelta(seconds=90)).replace(second=0, microsecond=0) + dt.timedelta(minutes=1)
+    day = await prepare(url, args.channels, due.time())
+    fake = FakeSlack()
+    await fake.start()
+    scratch = Path(tempfile.mkdtemp(prefix="paperboy-fanout-"))
+    processes = await asyncio.gather(
+        *(start_process(slack_bot_env(url, fake), scratch) for _ in range(args.processes))
+    )
+    try:
+        print(f"{args.processes} processes up; {args.channels} digests due at {due:%H:%M:%S} UTC", flush=True)
+        expected = args.channels * MESSAGES
+        deadline = (due - dt.datetime.now(dt.UTC)).total_seconds() + 300
+        started = time.monotonic()
+        # A benchmark's own wait for the minute and the sends, not a test's.
+        while len(fake.calls_to("chat.postMessage")) < expected and time.monotonic() - started < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.5)
+        await asyncio.sleep(5)  # anything posted twice arrives within the processes' next sends
+    finally:
+        for process, _ in processes:
+            process.terminate()
+            await process.wait()
+        await fake.stop()
+    posts = fake.calls_to("chat.postMessage")
+    by_channel: dict[str, list[Any]] = defaultdict(list)
+    for call in sorted(posts, key=lambda c: c.at):
+        by_channel[str(call.params["channel"])].append(call)
+    duplicates = missing = out_of_order = 0
+    gaps: list[float] = []
+    for calls in by_channel.values():
+        texts = [str(c.params["text"]) for c in calls]
+        duplicates += len(texts) - len(set(texts))
+        missing += max(0, MESSAGES - len(set(texts)))
+        out_of_order += not texts[0].startswith("Daily Papers")
+        gaps += [later.at - earlier.at for earlier, later in itertools.pairwise(calls)]
+    missing += MESSAGES * (args.channels - len(by_channel))
+    elapsed = max(c.at for c in posts) - min(c.at for c in posts) if posts else 0.0
+    bound = (MESSAGES - 1) * PER_CHANNEL_INTERVAL
+    report = {
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "processes": args.processes,
+        "channels": args.channels,
+        "list_day": day.isoformat(),
+        "messages": len(posts),
+        "expected": expected,
+        "duplicates": duplicates,
+        "missing": missing,
+        "headers_not_first": out_of_order,
+        "min_gap_s": round(min(gaps), 3) if gaps else None,
+        "elapsed_s": round(elapsed, 2),
+        "bound_s": bound,
+        "ratio": round(elapsed / bound, 2) if bound else None,
+    }
+    print(json.dumps(report, indent=2))
+    return report
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.slack_fanout")
+    parser.add_argument("--postgres", required=True, metavar="URL")
+    parser.add_argument("--processes", type=int, default=3)
+    parser.add_argument("--channels", type=int, default=100)
+    args = parser.parse_args(argv)
+    report = asyncio.run(run(args))
+    RESULTS_DIR.mkdir(exist_ok=True)
+    name = f"slack-fanout-{args.processes}p-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}.json"
+    (RESULTS_DIR / name).write_text(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
