@@ -38,6 +38,7 @@ from bot.post_calendar import newest_closed_day
 from bot.store import PaperStore
 from bot.subscriptions import Subscription, SubscriptionStore
 from bot.types import ChannelRef
+from tests.fake_hf import FakeHF
 from tests.fake_slack import FakeSlack
 from tests.fakes import sample_items
 
@@ -75,24 +76,40 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     day = await prepare(url, args.channels, due.time())
     fake = FakeSlack()
     await fake.start()
+    hf = FakeHF(items=[])  # empty lists: the refreshes are counted, the digests use the store
+    await hf.start()
     scratch = Path(tempfile.mkdtemp(prefix="paperboy-fanout-"))
-    processes = await asyncio.gather(
-        *(start_process(slack_bot_env(url, fake), scratch) for _ in range(args.processes))
-    )
+    env = slack_bot_env(url, fake) | {"PAPERBOY_HF_BASE_URL": hf.url}
+    if args.kill_leader_after:
+        # Short leases, so that a killed sender's digests are resumed within the run.
+        env |= {"PAPERBOY_CLAIM_LEASE_SECONDS": "20", "PAPERBOY_REFRESH_MINUTES": "0.5"}
+    processes = await asyncio.gather(*(start_process(env, scratch) for _ in range(args.processes)))
+    killed: dict[str, Any] = {}
     try:
         print(f"{args.processes} processes up; {args.channels} digests due at {due:%H:%M:%S} UTC", flush=True)
         expected = args.channels * MESSAGES
         deadline = (due - dt.datetime.now(dt.UTC)).total_seconds() + 300
         started = time.monotonic()
         # A benchmark's own wait for the minute and the sends, not a test's.
-        while len(fake.calls_to("chat.postMessage")) < expected and time.monotonic() - started < deadline:  # noqa: ASYNC110
+        while len(fake.calls_to("chat.postMessage")) < expected and time.monotonic() - started < deadline:
             await asyncio.sleep(0.5)
+            if (
+                args.kill_leader_after
+                and not killed
+                and len(fake.calls_to("chat.postMessage")) >= args.kill_leader_after
+            ):
+                killed = await kill_leader(url, processes)
         await asyncio.sleep(5)  # anything posted twice arrives within the processes' next sends
+        if killed:
+            refreshed = [r for r in hf.requests if r.at > killed["at"]]
+            killed["first_refresh_after_s"] = round(refreshed[0].at - killed["at"], 1) if refreshed else None
     finally:
         for process, _ in processes:
-            process.terminate()
-            await process.wait()
+            if process.returncode is None:
+                process.terminate()
+                await process.wait()
         await fake.stop()
+        await hf.stop()
     posts = fake.calls_to("chat.postMessage")
     by_channel: dict[str, list[Any]] = defaultdict(list)
     for call in sorted(posts, key=lambda c: c.at):
@@ -108,6 +125,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     missing += MESSAGES * (args.channels - len(by_channel))
     elapsed = max(c.at for c in posts) - min(c.at for c in posts) if posts else 0.0
     bound = (MESSAGES - 1) * PER_CHANNEL_INTERVAL
+    expected_titles = [str(item["paper"]["title"]) for item in sample_items(10, day=day)]
+    cards_out_of_order = sum(
+        1
+        for calls in by_channel.values()
+        if [t for t in expected_titles if any(t in str(c.params["text"]) for c in calls)]
+        != [next((t for t in expected_titles if t in str(c.params["text"])), "") for c in calls[1:]]
+    )
     report = {
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": machine(),
@@ -119,6 +143,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "duplicates": duplicates,
         "missing": missing,
         "headers_not_first": out_of_order,
+        "channels_with_cards_out_of_order": cards_out_of_order,
+        "leader_killed": killed or None,
         "min_gap_s": round(min(gaps), 3) if gaps else None,
         "elapsed_s": round(elapsed, 2),
         "bound_s": bound,
@@ -128,15 +154,43 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     return report
 
 
+async def kill_leader(
+    url: str, processes: Sequence[tuple[asyncio.subprocess.Process, int]]
+) -> dict[str, Any]:
+    """kill -9 the process holding the leader lease, mid-fan-out."""
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            pid = (
+                await conn.execute(
+                    text(
+                        "SELECT p.pid FROM processes p JOIN leases l ON l.owner = p.id "
+                        "WHERE l.name = 'leader'"
+                    )
+                )
+            ).scalar()
+    finally:
+        await engine.dispose()
+    victim = next(process for process, _ in processes if process.pid == pid)
+    victim.kill()
+    await victim.wait()
+    print(f"killed the leader (pid {pid})", flush=True)
+    return {"pid": pid, "at": time.monotonic()}
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.slack_fanout")
     parser.add_argument("--postgres", required=True, metavar="URL")
     parser.add_argument("--processes", type=int, default=3)
     parser.add_argument("--channels", type=int, default=100)
+    parser.add_argument(
+        "--kill-leader-after", type=int, default=0, metavar="N", help="kill -9 the leader after N messages"
+    )
     args = parser.parse_args(argv)
     report = asyncio.run(run(args))
     RESULTS_DIR.mkdir(exist_ok=True)
-    name = f"slack-fanout-{args.processes}p-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}.json"
+    killed = "-failover" if args.kill_leader_after else ""
+    name = f"slack-fanout-{args.processes}p{killed}-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}.json"
     (RESULTS_DIR / name).write_text(json.dumps(report, indent=2))
 
 
