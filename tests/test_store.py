@@ -232,3 +232,13 @@ async def test_postgresql_statistics_are_fresh_after_new_papers(core: Core, fake
     await core.ingestor.fetch_days([dt.date(2025, 11, 20)])
     after = await analyzed()
     assert after is not None and after != before
+
+
+async def test_postgresql_keeps_the_search_vector_in_the_row(core: Core) -> None:
+    if core.engine.dialect.name != "postgresql":
+        pytest.skip("a PostgreSQL storage setting")
+    query = text(
+        "SELECT attstorage FROM pg_attribute WHERE attrelid = 'papers'::regclass AND attname = 'search_tsv'"
+    )
+    async with core.engine.connect() as conn:
+        assert (await conn.execute(query)).scalar() == "m"  # MAIN: compressed, in the row
