@@ -122,6 +122,16 @@ async def balancer(ports: Sequence[int]) -> tuple[asyncio.Server, int]:
     return server, server.sockets[0].getsockname()[1]
 
 
+async def new_schema(postgres_url: str, prefix: str) -> str:
+    """A fresh schema for one benchmark run, and the URL that puts it on the search path."""
+    schema = f"{prefix}_{int(time.time())}"
+    admin = create_engine(postgres_url)
+    async with admin.begin() as conn:
+        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    await admin.dispose()
+    return postgres_schema_url(postgres_url, schema)
+
+
 def slack_bot_env(database_url: str, fake: FakeSlack) -> dict[str, str]:
     """`paperboy run` serving Slack over HTTP on a free port, search by meaning off, and no
     refresh traffic (Hugging Face is not the subject)."""
@@ -206,12 +216,7 @@ async def burst(
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     scratch = Path(tempfile.mkdtemp(prefix="paperboy-load-"))
     if args.postgres:
-        schema = f"load_{int(time.time())}"
-        admin = create_engine(args.postgres)
-        async with admin.begin() as conn:
-            await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        await admin.dispose()
-        url = postgres_schema_url(args.postgres, schema)
+        url = await new_schema(args.postgres, "load")
     else:
         url = f"sqlite:///{scratch / 'paperboy.db'}"
     started = time.monotonic()

@@ -30,8 +30,8 @@ from typing import Any
 
 from sqlalchemy import text
 
-from benchmarks.load import RESULTS_DIR, slack_bot_env, start_process
-from benchmarks.search import machine, postgres_schema_url
+from benchmarks.load import RESULTS_DIR, new_schema, slack_bot_env, start_process
+from benchmarks.search import machine
 from bot.db import create_engine, upgrade
 from bot.hf_parse import parse_daily_items
 from bot.post_calendar import newest_closed_day
@@ -65,12 +65,7 @@ async def prepare(url: str, channels: int, at: dt.time) -> dt.date:
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    schema = f"fanout_{int(time.time())}"
-    admin = create_engine(args.postgres)
-    async with admin.begin() as conn:
-        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    await admin.dispose()
-    url = postgres_schema_url(args.postgres, schema)
+    url = await new_schema(args.postgres, "fanout")
     now = dt.datetime.now(dt.UTC)
     due = (now + dt.timedelta(seconds=90)).replace(second=0, microsecond=0) + dt.timedelta(minutes=1)
     day = await prepare(url, args.channels, due.time())
