@@ -171,7 +171,7 @@ async def build_core(
         )
         tastes = Tastes(votes, semantic) if semantic is not None else None
         leases = Leases(engine, uuid.uuid4().hex)  # this process, in leases and claims
-        metrics = Metrics(COMMAND_NAMES | {"ask"})
+        metrics = Metrics(COMMAND_NAMES)
         if hf is not None:
             hf.on_request = metrics.hf_request
         digester = Digester(

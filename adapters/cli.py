@@ -277,6 +277,7 @@ def status() -> None:
         found = await deployment_status(
             core.engine,
             core.subscriptions,
+            core.leases,
             now=core.bot.leadership.clock.now(),
             refresh_minutes=settings.refresh_minutes,
         )

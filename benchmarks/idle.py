@@ -12,10 +12,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import sys
 from pathlib import Path
 
-from benchmarks.load import slack_bot_env
+from benchmarks.load import slack_bot_env, start_process
 from tests.fake_slack import FakeSlack
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -36,16 +35,8 @@ def cpu_seconds(pid: int) -> float:
 async def main(database: str, settle: float, seconds: float) -> None:
     fake = FakeSlack()
     await fake.start()
-    env = slack_bot_env(database, fake)
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "adapters.cli",
-        "run",
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
+    # Up once it serves Slack's endpoints; its log is read away so that it never blocks.
+    process, _port = await start_process(slack_bot_env(database, fake), Path.cwd())
     try:
         await asyncio.sleep(settle)  # the start-up refresh (HF unreachable here) settles
         before, rss_before = cpu_seconds(process.pid), rss_mib(process.pid)

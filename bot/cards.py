@@ -138,9 +138,14 @@ def votes_line(post: Post) -> str:
     return f"👍 {post.votes} here" if post.votes else ""
 
 
+def counts_key(upvotes: int, comments: int, votes: int) -> str:
+    """A card's counts as one comparable string (stored in deliveries.shown_counts)."""
+    return f"{upvotes}/{comments}/{votes}"
+
+
 def shown_counts(post: Post) -> str:
-    """What a card's counts line shows, as one comparable string."""
-    return f"{post.upvotes}/{post.comments}/{post.votes or 0}"
+    """What a card's counts line shows."""
+    return counts_key(post.upvotes, post.comments, post.votes or 0)
 
 
 def counts_line(post: Post) -> str:

@@ -138,9 +138,14 @@ def awaited_until(day: dt.date) -> dt.datetime:
     return list_closes_at(weekdays_after(day, AWAIT_EMPTY_WEEKDAYS))
 
 
+def run_failed(note: str) -> bool:
+    """Whether a run's note says it did not post the whole digest (paused, or incomplete)."""
+    return note.startswith("Paused") or "incomplete" in note
+
+
 def outcome_label(outcome: DigestOutcome) -> str:
     """A run's outcome for metrics: posted, failed (incomplete or paused), or nothing to do."""
-    if outcome.note.startswith("Paused") or "incomplete" in outcome.note:
+    if run_failed(outcome.note):
         return "failed"
     return "posted" if outcome.posted and outcome.complete else "nothing"
 

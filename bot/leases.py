@@ -11,7 +11,7 @@ import datetime as dt
 import os
 import socket
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.dialect import insert_for
@@ -82,12 +82,3 @@ class Leases:
         async with self.engine.begin() as conn:
             await conn.execute(delete(PROCESSES).where(PROCESSES.c.id == self.owner))
             await conn.execute(delete(LEASES).where(LEASES.c.owner == self.owner))
-
-    async def expire_now(self, name: str) -> None:
-        """Tests: the lease runs out as if its holder had died."""
-        async with self.engine.begin() as conn:
-            await conn.execute(
-                update(LEASES)
-                .where(LEASES.c.name == name)
-                .values(expires_at=dt.datetime(1970, 1, 1, tzinfo=dt.UTC))
-            )

@@ -17,7 +17,7 @@ import logging
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.cards import paper_card, shown_counts
+from bot.cards import counts_key, paper_card, shown_counts
 from bot.deliveries import DELIVERIES, PAPER
 from bot.ports import ChannelUnavailable, Clock
 from bot.publishers import Publishers
@@ -86,7 +86,9 @@ class LiveCounts:
         )
         async with self.engine.connect() as conn:
             rows = (await conn.execute(stmt)).all()
-        changed = [row for row in rows if f"{row.upvotes}/{row.comments}/{row.votes}" != row.shown_counts]
+        changed = [
+            row for row in rows if counts_key(row.upvotes, row.comments, row.votes) != row.shown_counts
+        ]
         papers = await self.store.get_papers(sorted({row.paper_id for row in changed[:MAX_EDITS]}))
         edited = 0
         for row in changed[:MAX_EDITS]:

@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.commands import describe, next_post_line
 from bot.deliveries import DELIVERIES, HEADER
-from bot.leases import LEADER, LEASES, PROCESSES
+from bot.digest import run_failed
+from bot.leases import LEADER, PROCESSES, Leases
 from bot.subscriptions import Subscription, SubscriptionStore
 
 
@@ -36,17 +37,18 @@ class Status:
 
 
 async def deployment_status(
-    engine: AsyncEngine, subscriptions: SubscriptionStore, *, now: dt.datetime, refresh_minutes: float
+    engine: AsyncEngine,
+    subscriptions: SubscriptionStore,
+    leases: Leases,
+    *,
+    now: dt.datetime,
+    refresh_minutes: float,
 ) -> Status:
     # A process beats every quarter refresh interval: one unseen for a whole interval is gone.
     seen_since = now - dt.timedelta(minutes=refresh_minutes)
     today = dt.datetime.combine(now.date(), dt.time(), tzinfo=dt.UTC)
+    leader = await leases.holder(LEADER, now=now)
     async with engine.connect() as conn:
-        leader = (
-            await conn.execute(
-                select(LEASES.c.owner).where(LEASES.c.name == LEADER, LEASES.c.expires_at >= now)
-            )
-        ).scalar()
         rows = (await conn.execute(select(PROCESSES).order_by(PROCESSES.c.started_at))).all()
         posted = (
             await conn.execute(
@@ -55,7 +57,9 @@ async def deployment_status(
         ).scalar_one()
     digests = tuple(await subscriptions.all())
     failed = sum(
-        1 for sub in digests if sub.last_run_at and sub.last_run_at >= today and _failed(sub.last_note or "")
+        1
+        for sub in digests
+        if sub.last_run_at and sub.last_run_at >= today and run_failed(sub.last_note or "")
     )
     processes = tuple(
         ProcessInfo(
@@ -69,11 +73,6 @@ async def deployment_status(
         for row in rows
     )
     return Status(now, processes, digests, int(posted), failed)
-
-
-def _failed(note: str) -> bool:
-    """A run's note that says it did not post the whole digest (bot.digest)."""
-    return note.startswith("Paused") or "incomplete" in note
 
 
 def _ago(now: dt.datetime, then: dt.datetime) -> str:

@@ -193,7 +193,11 @@ async def test_status_says_who_leads_and_what_was_posted(
         clock.advance(minutes=core.settings.refresh_minutes + 1)
         await other.bot.leadership.beat()  # the first process has not beaten for an interval
         status = await deployment_status(
-            core.engine, core.subscriptions, now=clock.now(), refresh_minutes=core.settings.refresh_minutes
+            core.engine,
+            core.subscriptions,
+            core.leases,
+            now=clock.now(),
+            refresh_minutes=core.settings.refresh_minutes,
         )
         text = "\n".join(status_lines(status))
         assert sorted((p.alive, p.leader) for p in status.processes) == [(False, False), (True, True)]

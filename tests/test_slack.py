@@ -56,11 +56,15 @@ class SlackHarness:
             return response
 
     async def command(self, text_: str, user: str = "UADMIN", channel: str = CHANNEL) -> dict[str, Any]:
-        key, response_url = self.fake.new_response_url()
-        response = await self.post(
-            command_body(text_, user=user, channel=channel, response_url=response_url),
-            "application/x-www-form-urlencoded",
+        return await self.answered(
+            lambda response_url: command_body(text_, user=user, channel=channel, response_url=response_url)
         )
+
+    async def answered(self, body_for: Callable[[str], str]) -> dict[str, Any]:
+        """Post the form body made for a new response_url (a slash command, a button press) and
+        return the first answer the bot sends to that response_url."""
+        key, response_url = self.fake.new_response_url()
+        response = await self.post(body_for(response_url), "application/x-www-form-urlencoded")
         assert response.status == 200
         answers = await until(lambda: self.fake.responses.get(key))
         return dict(answers[0])

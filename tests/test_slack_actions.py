@@ -13,7 +13,7 @@ from slack_sdk.models.blocks import Block
 from tests.fake_hf import FakeHF
 from tests.fake_slack import action_body, sign
 from tests.fakes import sample_items
-from tests.test_slack import CHANNEL, SlackHarness, blocks_text, subscribe_and_post, until
+from tests.test_slack import CHANNEL, SlackHarness, blocks_text, subscribe_and_post
 
 pytest_plugins = ["tests.test_slack"]
 
@@ -35,14 +35,9 @@ def assert_valid_block_kit(blocks: list[dict[str, Any]]) -> None:
 async def press(
     slack: SlackHarness, action: dict[str, Any], *, user: str = "U1", channel: str = CHANNEL
 ) -> dict[str, Any]:
-    key, response_url = slack.fake.new_response_url()
-    response = await slack.post(
-        action_body(action, user=user, channel=channel, response_url=response_url),
-        "application/x-www-form-urlencoded",
+    return await slack.answered(
+        lambda response_url: action_body(action, user=user, channel=channel, response_url=response_url)
     )
-    assert response.status == 200
-    answers = await until(lambda: slack.fake.responses.get(key))
-    return dict(answers[0])
 
 
 def button_of(blocks: list[dict[str, Any]], label: str) -> dict[str, Any]:

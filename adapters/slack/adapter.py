@@ -295,8 +295,7 @@ class SlackAdapter:
     async def _on_mention(self, body: dict[str, Any], event: dict[str, Any], context: Any) -> None:
         """`@paperboy <link or question>`: the answer in a thread under the mention."""
         team = str(body.get("team_id") or context.team_id or "")
-        event_id = str(body.get("event_id") or "")
-        if event.get("bot_id") or (event_id and not await self.bot.first_delivery(PLATFORM, event_id)):
+        if event.get("bot_id") or await self._delivered_before(body):
             return  # another bot's message, or Slack's retry of one already answered
         channel = ChannelRef(PLATFORM, team, str(event.get("channel") or ""))
         user = UserRef(PLATFORM, team, str(event.get("user") or ""))
@@ -315,12 +314,16 @@ class SlackAdapter:
         except SlackApiError as exc:
             log.warning("answering a mention failed: %s", exc.response.get("error"))
 
+    async def _delivered_before(self, body: dict[str, Any]) -> bool:
+        """Slack's retry of an event already handled, by this process or another."""
+        event_id = str(body.get("event_id") or "")
+        return bool(event_id) and not await self.bot.first_delivery(PLATFORM, event_id)
+
     async def _on_link_shared(self, body: dict[str, Any], event: dict[str, Any], context: Any) -> None:
         """A message linking arxiv.org or huggingface.co papers: their cards as link previews.
         A paper that cannot be found, or Hugging Face down, means no preview and no message."""
         team = str(body.get("team_id") or context.team_id or "")
-        event_id = str(body.get("event_id") or "")
-        if event_id and not await self.bot.first_delivery(PLATFORM, event_id):
+        if await self._delivered_before(body):
             return
         urls = [str(link.get("url") or "") for link in event.get("links") or []]
         cards = await self.bot.link_previews([url for url in urls if url])
