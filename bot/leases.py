@@ -11,7 +11,7 @@ import datetime as dt
 import os
 import socket
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import ColumnElement, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.dialect import insert_for
@@ -30,24 +30,22 @@ class Leases:
 
     async def take(self, name: str, *, ttl: dt.timedelta, now: dt.datetime) -> bool:
         """Take or renew the lease `name` until now + ttl; False while another process holds it."""
-        stmt = self._insert(LEASES).values(name=name, owner=self.owner, expires_at=now + ttl)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[LEASES.c.name],
-            set_={"owner": self.owner, "expires_at": now + ttl},
-            where=or_(LEASES.c.owner == self.owner, LEASES.c.expires_at < now),
-        ).returning(LEASES.c.owner)
-        async with self.engine.begin() as conn:
-            taken = (await conn.execute(stmt)).scalar()
-        return taken == self.owner
+        return await self._upsert(
+            name, ttl, now, when=or_(LEASES.c.owner == self.owner, LEASES.c.expires_at < now)
+        )
 
     async def take_turn(self, name: str, *, ttl: dt.timedelta, now: dt.datetime) -> bool:
         """Take `name` only once its last holder's turn has run out, whoever held it (ours
         too): one turn per `ttl` across every process."""
+        return await self._upsert(name, ttl, now, when=LEASES.c.expires_at < now)
+
+    async def _upsert(
+        self, name: str, ttl: dt.timedelta, now: dt.datetime, *, when: ColumnElement[bool]
+    ) -> bool:
+        """One statement: the row is new, or taken over `when` the existing one allows it."""
         stmt = self._insert(LEASES).values(name=name, owner=self.owner, expires_at=now + ttl)
         stmt = stmt.on_conflict_do_update(
-            index_elements=[LEASES.c.name],
-            set_={"owner": self.owner, "expires_at": now + ttl},
-            where=LEASES.c.expires_at < now,
+            index_elements=[LEASES.c.name], set_={"owner": self.owner, "expires_at": now + ttl}, where=when
         ).returning(LEASES.c.owner)
         async with self.engine.begin() as conn:
             return (await conn.execute(stmt)).scalar() == self.owner

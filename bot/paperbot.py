@@ -85,15 +85,16 @@ class PaperBot:
 
     async def handle_command(self, command: Command) -> Reply:
         started = time.monotonic()
+        answered = False
         try:
             reply = await self.commands.handle(command)
+            answered = True
+            return reply
         except Exception:
             log.exception("command %r failed", command.name)
-            reply = Reply(SORRY, ok=False)
-            self.metrics.command(command.name.lower(), time.monotonic() - started, ok=False)
-            return reply
-        self.metrics.command(command.name.lower(), time.monotonic() - started, ok=True)
-        return reply
+            return Reply(SORRY, ok=False)
+        finally:
+            self.metrics.command(command.name.lower(), time.monotonic() - started, ok=answered)
 
     async def handle_reaction(self, reaction: Reaction) -> Vote | None:
         """Count a reaction on a paper message this bot posted; ignore everything else."""
