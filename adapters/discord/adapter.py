@@ -288,30 +288,19 @@ class DiscordAdapter:
         async def search(interaction: discord.Interaction, query: str) -> None:
             await run(interaction, f"search {query}")
 
-        @paper.command(name="show", description="One paper by arXiv id or link")
-        @app_commands.describe(paper="arXiv id, arxiv.org or huggingface.co link")
-        async def show(interaction: discord.Interaction, paper: str) -> None:
-            await run(interaction, f"show {paper}")
+        def one_paper_command(name: str, description: str) -> None:
+            """`/paper <name> paper:<id or link>`: the commands that act on one paper."""
 
-        @paper.command(name="similar", description="The papers nearest in meaning to one paper")
-        @app_commands.describe(paper="arXiv id, arxiv.org or huggingface.co link")
-        async def similar(interaction: discord.Interaction, paper: str) -> None:
-            await run(interaction, f"similar {paper}")
+            @paper.command(name=name, description=description)
+            @app_commands.describe(paper="arXiv id, arxiv.org or huggingface.co link")
+            async def command(interaction: discord.Interaction, paper: str) -> None:
+                await run(interaction, f"{name} {paper}")
 
-        @paper.command(name="abstract", description="One paper's full abstract")
-        @app_commands.describe(paper="arXiv id, arxiv.org or huggingface.co link")
-        async def abstract(interaction: discord.Interaction, paper: str) -> None:
-            await run(interaction, f"abstract {paper}")
-
-        @paper.command(name="save", description="Keep a paper in your reading list (again: take it out)")
-        @app_commands.describe(paper="arXiv id, arxiv.org or huggingface.co link")
-        async def save(interaction: discord.Interaction, paper: str) -> None:
-            await run(interaction, f"save {paper}")
-
-        @paper.command(name="unsave", description="Take a paper out of your reading list")
-        @app_commands.describe(paper="arXiv id, arxiv.org or huggingface.co link")
-        async def unsave(interaction: discord.Interaction, paper: str) -> None:
-            await run(interaction, f"unsave {paper}")
+        one_paper_command("show", "One paper by arXiv id or link")
+        one_paper_command("similar", "The papers nearest in meaning to one paper")
+        one_paper_command("abstract", "One paper's full abstract")
+        one_paper_command("save", "Keep a paper in your reading list (again: take it out)")
+        one_paper_command("unsave", "Take a paper out of your reading list")
 
         @paper.command(name="saved", description="Your reading list")
         async def saved(interaction: discord.Interaction) -> None:
