@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from bot.paperbot import PaperBot
     from bot.ports import Clock, PaperSource, Publisher
     from bot.publishers import Announcer
+    from bot.rate_budget import RateBudget
     from bot.scheduling import Scheduler
     from bot.search import PaperSearch
     from bot.semantic import SemanticIndex
@@ -93,6 +94,7 @@ class Core:
     feeds: DigestFeeds
     http: HttpServer  # started by run_bot when something needs it (wants_http)
     leases: Leases
+    rate_budget: RateBudget | None  # PostgreSQL: budgets shared by the processes (Discord's limit)
     bot: PaperBot
 
 
@@ -126,6 +128,7 @@ async def build_core(
     from bot.paperbot import PaperBot
     from bot.ports import SystemClock
     from bot.publishers import Announcer, Publishers
+    from bot.rate_budget import RateBudget
     from bot.reading_commands import ReadingCommands
     from bot.reading_list import ReadingLists
     from bot.scheduling import Scheduler
@@ -269,6 +272,7 @@ async def build_core(
             feeds=feeds,
             http=http,
             leases=leases,
+            rate_budget=RateBudget(engine) if engine.dialect.name == "postgresql" else None,
             bot=bot,
         )
     finally:

@@ -14,14 +14,25 @@ the timetable, so that ordinary scheduling lateness does not slow the pace down.
 So any span of `t` seconds holds at most `(t + tolerance) * rate + 1` releases. What a server
 counts is arrivals, later than the releases by a variable delay (the caller resuming, then the
 network); pick `rate` with that jitter in mind (see `adapters.discord.adapter.GLOBAL_RATE`).
+
+A budget several processes share (Discord's limit counts every process of a bot) is paced with
+`share`: before releasing, the dispatcher reserves slots of the shared budget (a tenth of a
+second's worth at most, bot.rate_budget) and releases at the reserved times, so the processes
+together keep to `rate`. Reserved slots not used in time are let go.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 from collections import deque
 from collections.abc import Awaitable, Callable
+
+log = logging.getLogger(__name__)
+
+Share = Callable[[int], Awaitable[float]]
+"""Reserve n slots of a shared budget; seconds until the first of them."""
 
 
 class Pacer:
@@ -34,6 +45,7 @@ class Pacer:
         tolerance: float | None = None,
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        share: Share | None = None,
     ) -> None:
         if not rate > 0 or math.isinf(rate):
             raise ValueError(f"a pacing rate must be a positive number of requests per second, not {rate}")
@@ -45,6 +57,11 @@ class Pacer:
         self._queue: deque[asyncio.Future[None]] = deque()
         self._dispatcher: asyncio.Task[None] | None = None
         self._slot = -math.inf  # the timetable time of the last release
+        self._share = share
+        self._batch = max(1, math.ceil(rate / 10))
+        self._reserved = 0  # slots of the shared budget reserved and not yet used
+        self._reserved_until = -math.inf  # when the last of them is due
+        self._share_failing = False
         self.granted = 0
         """Requests released so far."""
         self.delayed = 0
@@ -65,8 +82,9 @@ class Pacer:
     async def wait(self) -> None:
         """Return when this caller may send. A caller cancelled while queued leaves the queue."""
         asked = self._now()
-        if not self._queue and asked >= self._slot + self.interval:
+        if not self._queue and asked >= self._slot + self.interval and self._has_reserved(asked):
             self._slot = asked
+            self._take_reserved()
             self.granted += 1
             return
         release = asyncio.get_running_loop().create_future()
@@ -83,6 +101,8 @@ class Pacer:
                 self._queue.popleft()  # cancelled while queued
             if not self._queue:
                 return
+            if not self._has_reserved(self._now()):
+                await self._reserve()
             due = self._slot + self.interval
             ahead = due - self._now()
             if ahead > 0:
@@ -92,5 +112,37 @@ class Pacer:
             if now - due > self.tolerance:
                 self.stalls += 1
             self._slot = max(due, now - self.tolerance)
+            self._take_reserved()
             self._queue.popleft().set_result(None)
             self.granted += 1
+
+    def _has_reserved(self, now: float) -> bool:
+        if self._share is None:
+            return True
+        if now > self._reserved_until + self.tolerance:
+            self._reserved = 0  # their time has passed: another process may be using the budget
+        return self._reserved > 0
+
+    def _take_reserved(self) -> None:
+        if self._share is not None:
+            self._reserved -= 1
+
+    async def _reserve(self) -> None:
+        """The next slots of the shared budget, for as many waiting callers as a batch holds."""
+        assert self._share is not None
+        slots = max(1, min(self.waiting, self._batch))
+        try:
+            wait = await self._share(slots)
+            self._share_failing = False
+        except Exception:
+            # The pace goes on locally: 429s (which discord.py retries) beat a bot gone silent.
+            if not self._share_failing:
+                log.warning(
+                    "the shared request budget is unavailable; pacing this process alone", exc_info=True
+                )
+            self._share_failing = True
+            wait = 0.0
+        first = self._now() + wait
+        self._slot = max(self._slot, first - self.interval)
+        self._reserved = slots
+        self._reserved_until = self._slot + slots * self.interval

@@ -306,3 +306,13 @@ class ProcessRow(SQLModel, table=True):
     pid: int
     started_at: dt.datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     last_seen: dt.datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+
+
+class RateBudgetRow(SQLModel, table=True):
+    """A request budget shared by every process (migration 0018): the next free slot, in the
+    database's clock (epoch seconds), so that processes on several hosts pace together."""
+
+    __tablename__ = "rate_budgets"
+
+    name: str = Field(primary_key=True, max_length=200)
+    next_at: float

@@ -20,6 +20,11 @@ Gateway: HELLO, IDENTIFY -> READY + GUILD_CREATE, heartbeat ACKs, RESUME with re
 the client missed, INVALID_SESSION for unknown sessions. Events are sent with `dispatch`; the
 connection can be cut from the server side with `drop_connection`.
 
+Shards: several connections at once, one per shard (`shard` in IDENTIFY), each told of the guilds
+Discord's formula puts on it, `(guild_id >> 22) % shard_count`. `add_guild` adds a server (on a
+chosen shard); `dispatch` sends an event over the connection of the shard of the event's guild
+(DMs over shard 0), as Discord does, so a cluster only hears its own servers.
+
 Payloads follow what discord.py 2.7 parses (KeyErrors on drift):
 - JSON bodies carry exactly `Content-Type: application/json` (discord.py compares it literally).
 - Every response carries `Via: 1.1 google`: discord.py treats a 429 without `Via` as a Cloudflare
@@ -308,7 +313,8 @@ def _emoji_object(emoji: str) -> JSON:
 
 
 class FakeDiscord:
-    """One guild (GUILD_ID) with one text channel (CHANNEL_ID); the bot is BOT_USER_ID in app APP_ID."""
+    """One guild (GUILD_ID) with one text channel (CHANNEL_ID), more with `add_guild`; the bot is
+    BOT_USER_ID in app APP_ID."""
 
     def __init__(
         self,
@@ -317,6 +323,7 @@ class FakeDiscord:
         heartbeat_interval: int = 45000,
         limits: DiscordLimits | None = None,
         clock: Callable[[], float] = time.monotonic,
+        max_concurrency: int = 1,
     ) -> None:
         self.token = token
         """If set, REST calls and IDENTIFY must carry it (else 401 / close 4004)."""
@@ -325,11 +332,14 @@ class FakeDiscord:
         """If set, rate limits are enforced and X-RateLimit-* headers sent (else no limits)."""
         self.clock = clock
         """Seconds, for the rate limits (time.monotonic; tests may pass a manual clock)."""
+        self.max_concurrency = max_concurrency
+        """IDENTIFYs allowed per 5 s (GET /gateway/bot's session_start_limit), as for large bots."""
         self.url = ""
         self.ws_url = ""
 
         self.requests: list[Recorded] = []
         self.messages: defaultdict[int, list[JSON]] = defaultdict(list)
+        self.guilds: dict[int, str] = {GUILD_ID: "Paper Club"}
         self.channels: dict[int, JSON] = {CHANNEL_ID: self._text_channel(CHANNEL_ID, "papers", 0)}
         self.threads: dict[int, JSON] = {}
         self.threadless_channels: set[int] = set()  # like a voice channel's chat: no threads
@@ -369,7 +379,7 @@ class FakeDiscord:
         self._command_ids: dict[tuple[int | None, str], int] = {}
         self._sessions: dict[str, _Session] = {}
         self._connections: set[_Connection] = set()
-        self._live: _Connection | None = None
+        self._live: list[_Connection] = []  # sent READY or RESUMED, newest last
         self._live_changed = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self._routes: list[tuple[str, re.Pattern[str], Callable[..., Awaitable[web.Response]]]] = []
@@ -386,7 +396,7 @@ class FakeDiscord:
         return self.url
 
     async def stop(self) -> None:
-        self._set_live(None)
+        self._set_live(None, clear=True)
         for conn in list(self._connections):
             await conn.ws.close(code=1001, message=b"fake discord stopping")
         if self._runner is not None:
@@ -459,13 +469,30 @@ class FakeDiscord:
             return known[status], {}
         return {"message": f"{status}: Server Error", "code": 0}, {}
 
-    def add_text_channel(self, name: str | None = None) -> int:
-        """Another text channel in the guild (sent in GUILD_CREATE, so add it before connecting)."""
+    def add_text_channel(self, name: str | None = None, *, guild_id: int = GUILD_ID) -> int:
+        """Another text channel in a guild (sent in GUILD_CREATE, so add it before connecting)."""
         channel_id = self.snowflake()
         self.channels[channel_id] = self._text_channel(
-            channel_id, name or f"papers-{len(self.channels)}", len(self.channels)
+            channel_id, name or f"papers-{len(self.channels)}", len(self.channels), guild_id=guild_id
         )
         return channel_id
+
+    def add_guild(self, name: str | None = None, *, shard: tuple[int, int] | None = None) -> tuple[int, int]:
+        """Another server with one text channel: (guild id, channel id). `shard` = (shard id,
+        shard count) picks an id Discord puts on that shard. Add it before connecting."""
+        guild_id = self.snowflake()
+        if shard is not None:
+            shard_id, count = shard
+            while (guild_id >> 22) % count != shard_id:
+                guild_id += 1 << 22  # a millisecond later
+            self._last_snowflake = max(self._last_snowflake, guild_id)
+        self.guilds[guild_id] = name or f"Server {len(self.guilds)}"
+        return guild_id, self.add_text_channel("papers", guild_id=guild_id)
+
+    def guild_of(self, channel_id: int) -> int | None:
+        """The guild of a channel or thread; None for a DM or an unknown channel."""
+        channel = self._channel(channel_id)
+        return int(channel["guild_id"]) if channel is not None and channel.get("guild_id") else None
 
     def rate_limited_count(self, scope: str) -> int:
         """429s given for the global limit ("global") or a route's bucket ("user")."""
@@ -689,7 +716,7 @@ class FakeDiscord:
                     "total": 1000,
                     "remaining": 999,
                     "reset_after": 14400000,
-                    "max_concurrency": 1,
+                    "max_concurrency": self.max_concurrency,
                 },
             }
         )
@@ -749,11 +776,11 @@ class FakeDiscord:
         return _json(self.commands if guild_id is None else self.guild_commands[int(guild_id)])
 
     # channels and messages
-    def _text_channel(self, channel_id: int, name: str, position: int) -> JSON:
+    def _text_channel(self, channel_id: int, name: str, position: int, *, guild_id: int = GUILD_ID) -> JSON:
         return {
             "id": str(channel_id),
             "type": 0,
-            "guild_id": str(GUILD_ID),
+            "guild_id": str(guild_id),
             "name": name,
             "position": position,
             "permission_overwrites": [],
@@ -824,7 +851,7 @@ class FakeDiscord:
                 "type": reference.get("type", 0),
                 "message_id": str(reference["message_id"]),
                 "channel_id": str(ref_channel),
-                "guild_id": str(GUILD_ID),
+                "guild_id": str(self.guild_of(ref_channel) or GUILD_ID),
             }
             message["referenced_message"] = self._find_message(ref_channel, int(reference["message_id"]))
         return message
@@ -896,7 +923,7 @@ class FakeDiscord:
         return {
             "id": str(thread_id),
             "type": thread_type,
-            "guild_id": str(GUILD_ID),
+            "guild_id": str(self.guild_of(parent_id) or GUILD_ID),
             "parent_id": str(parent_id),
             "owner_id": str(BOT_USER_ID),
             "name": body.get("name", "thread"),
@@ -1074,11 +1101,11 @@ class FakeDiscord:
         return _no_content()
 
     # --- gateway -------------------------------------------------------------------------------
-    def guild_object(self) -> JSON:
-        """The GUILD_CREATE payload for GUILD_ID."""
+    def guild_object(self, guild_id: int = GUILD_ID) -> JSON:
+        """The GUILD_CREATE payload of a guild (GUILD_ID unless told)."""
         return {
-            "id": str(GUILD_ID),
-            "name": "Paper Club",
+            "id": str(guild_id),
+            "name": self.guilds[guild_id],
             "icon": None,
             "splash": None,
             "discovery_splash": None,
@@ -1110,7 +1137,7 @@ class FakeDiscord:
             "stickers": [],
             "roles": [
                 {
-                    "id": str(GUILD_ID),
+                    "id": str(guild_id),
                     "name": "@everyone",
                     "permissions": "0",
                     "position": 0,
@@ -1147,7 +1174,9 @@ class FakeDiscord:
             "voice_states": [],
             "presences": [],
             "channels": [
-                {k: v for k, v in channel.items() if k != "guild_id"} for channel in self.channels.values()
+                {k: v for k, v in channel.items() if k != "guild_id"}
+                for channel in self.channels.values()
+                if channel["guild_id"] == str(guild_id)
             ],
             "threads": [],
             "stage_instances": [],
@@ -1156,21 +1185,48 @@ class FakeDiscord:
             "lazy": True,
         }
 
-    def _set_live(self, conn: _Connection | None) -> None:
-        self._live = conn
+    def _set_live(
+        self, conn: _Connection | None, *, gone: _Connection | None = None, clear: bool = False
+    ) -> None:
+        if clear:
+            self._live.clear()
+        if gone is not None and gone in self._live:
+            self._live.remove(gone)
+        if conn is not None:
+            self._live.append(conn)
         self._live_changed.set()
         self._live_changed = asyncio.Event()
 
-    async def _wait_live(self, timeout: float) -> _Connection:
+    @staticmethod
+    def _on_shard(guild_id: int | None, shard: list[int] | None) -> bool:
+        """Whether Discord sends a guild's events (a DM's: guild None) over a shard's connection."""
+        if shard is None:
+            return True
+        shard_id, count = shard
+        return shard_id == 0 if guild_id is None else (guild_id >> 22) % count == shard_id
+
+    def _live_for(self, guild_id: int | None) -> _Connection | None:
+        for conn in reversed(self._live):  # a newer session of the same shard wins
+            if conn.session is not None and self._on_shard(guild_id, conn.session.shard):
+                return conn
+        return None
+
+    async def _wait_live(self, timeout: float, guild_id: int | None = GUILD_ID) -> _Connection:
         async with asyncio.timeout(timeout):
-            while self._live is None:
+            while (conn := self._live_for(guild_id)) is None:
                 await self._live_changed.wait()
-        return self._live
+        return conn
 
     @property
     def connected(self) -> bool:
         """A client is connected and has been sent READY or RESUMED."""
-        return self._live is not None
+        return bool(self._live)
+
+    def _event_guild(self, data: JSON) -> int | None:
+        if data.get("guild_id"):
+            return int(data["guild_id"])
+        channel_id = data.get("channel_id")
+        return self.guild_of(int(channel_id)) if channel_id else None
 
     async def _send(self, conn: _Connection, payload: JSON) -> None:
         try:
@@ -1191,20 +1247,26 @@ class FakeDiscord:
         """Send an op 0 event once a client has been sent READY/RESUMED; returns its sequence number."""
         if event_name == "INTERACTION_CREATE":
             self.interactions[data["token"]] = data
-        conn = await self._wait_live(timeout)
+        conn = await self._wait_live(timeout, self._event_guild(data))
         await self._send_dispatch(conn, event_name, data)
         assert conn.session is not None
         return conn.session.seq
 
     async def drop_connection(
-        self, code: int = 4000, *, missed: Iterable[tuple[str, JSON]] = (), resumable: bool = True
+        self,
+        code: int = 4000,
+        *,
+        missed: Iterable[tuple[str, JSON]] = (),
+        resumable: bool = True,
+        guild_id: int = GUILD_ID,
     ) -> None:
         """Close the gateway websocket from the server side. discord.py reconnects and RESUMEs for
         non-fatal codes. `missed` events are logged into the session as if they had been sent while
         the client was away, so the RESUME replays them. With `resumable=False` the session is
-        forgotten: the RESUME gets INVALID_SESSION and the client identifies again."""
-        conn = await self._wait_live(5.0)
-        self._set_live(None)
+        forgotten: the RESUME gets INVALID_SESSION and the client identifies again. The
+        connection cut is the one of `guild_id`'s shard."""
+        conn = await self._wait_live(5.0, guild_id)
+        self._set_live(None, gone=conn)
         session = conn.session
         assert session is not None
         async with conn.lock:
@@ -1241,8 +1303,8 @@ class FakeDiscord:
                     await self._on_request_members(conn, data)
         finally:
             self._connections.discard(conn)
-            if self._live is conn:
-                self._set_live(None)
+            if conn in self._live:
+                self._set_live(None, gone=conn)
         return ws
 
     async def _on_identify(self, conn: _Connection, data: JSON) -> None:
@@ -1255,9 +1317,7 @@ class FakeDiscord:
         session = _Session(uuid.uuid4().hex, shard)
         self._sessions[session.id] = session
         conn.session = session
-        guilds = []
-        if shard is None or (GUILD_ID >> 22) % shard[1] == shard[0]:
-            guilds.append(GUILD_ID)
+        guilds = [guild for guild in self.guilds if shard is None or self._on_shard(guild, shard)]
         ready: JSON = {
             "v": 10,
             "user": BOT_USER,
@@ -1278,8 +1338,8 @@ class FakeDiscord:
         if shard is not None:
             ready["shard"] = shard
         await self._send_dispatch(conn, "READY", ready)
-        for _ in guilds:
-            await self._send_dispatch(conn, "GUILD_CREATE", self.guild_object())
+        for guild in guilds:
+            await self._send_dispatch(conn, "GUILD_CREATE", self.guild_object(guild))
         self._set_live(conn)
 
     async def _on_resume(self, conn: _Connection, data: JSON) -> None:
@@ -1383,15 +1443,16 @@ class FakeDiscord:
             )
         else:
             channel = self._channel(channel_id) or self._text_channel(channel_id, "papers", 0)
+            guild_id = channel["guild_id"]
             payload.update(
-                guild_id=str(GUILD_ID),
-                guild={"id": str(GUILD_ID), "locale": "en-US", "features": []},
+                guild_id=guild_id,
+                guild={"id": guild_id, "locale": "en-US", "features": []},
                 guild_locale="en-US",
                 channel_id=str(channel_id),
                 channel=channel,
                 member=member_object(user_id, permissions=permissions),
                 context=0,
-                authorizing_integration_owners={"0": str(GUILD_ID)},
+                authorizing_integration_owners={"0": guild_id},
             )
         self.interactions[token] = payload
         return payload
@@ -1455,7 +1516,8 @@ class FakeDiscord:
         float 10); a dict value with a "type" key is passed through as a raw option. The command id
         is the one assigned at sync (guild commands first). `dm=True` makes a DM invocation (user
         instead of member, context 1)."""
-        data = self._application_command_data(command_path, options or {}, None, None if dm else GUILD_ID)
+        guild_id = None if dm else self.guild_of(channel_id) or GUILD_ID
+        data = self._application_command_data(command_path, options or {}, None, guild_id)
         return self._interaction_base(
             2,
             data,
@@ -1485,7 +1547,9 @@ class FakeDiscord:
         user has typed so far). The answer is the type 8 callback in `self.callbacks`."""
         if focused not in options:
             raise ValueError(f"focused option {focused!r} must be among the options")
-        data = self._application_command_data(command_path, options, focused, GUILD_ID)
+        data = self._application_command_data(
+            command_path, options, focused, self.guild_of(channel_id) or GUILD_ID
+        )
         return self._interaction_base(
             4,
             data,
@@ -1515,7 +1579,7 @@ class FakeDiscord:
             "type": 0,
             "message_id": str(message_id),
             "channel_id": str(channel_id),
-            "guild_id": str(GUILD_ID),
+            "guild_id": str(self.guild_of(channel_id) or GUILD_ID),
             "emoji": _emoji_object(emoji),
             "burst": False,
         }

@@ -5,6 +5,7 @@ against a fake Discord that enforces the global limit and per-route buckets."""
 from __future__ import annotations
 
 import asyncio
+import bisect
 import datetime as dt
 import math
 from collections.abc import AsyncIterator
@@ -13,10 +14,12 @@ import discord
 import pytest
 import yarl
 from multidict import CIMultiDict
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.app import Core
 from adapters.discord.adapter import GLOBAL_LIMIT, DiscordAdapter, DiscordConfig, counts_toward_global_limit
 from adapters.pacing import Pacer
+from bot.rate_budget import RateBudget
 from bot.subscriptions import Subscription
 from bot.types import ChannelRef
 from tests.fake_discord import GUILD_ID, DiscordLimits, FakeDiscord
@@ -108,6 +111,41 @@ async def test_a_caller_cancelled_while_queued_leaves_the_queue() -> None:
 def test_a_pacer_needs_a_positive_rate(rate: float) -> None:
     with pytest.raises(ValueError, match="positive number"):
         Pacer(rate)
+
+
+async def test_pacers_of_several_processes_share_one_budget(engine: AsyncEngine) -> None:
+    """Discord counts every process of a bot: two processes' pacers at 30/s each, sharing the
+    budget in the database, release 30 a second together, not 60."""
+    rate, callers = 30, 30
+    budget = RateBudget(engine)
+    loop = asyncio.get_running_loop()
+    released: list[tuple[int, float]] = []
+
+    def process_pacer() -> Pacer:
+        return Pacer(rate, share=lambda slots: budget.reserve("discord-global", slots, interval=1 / rate))
+
+    async def caller(process: int, pacer: Pacer) -> None:
+        await pacer.wait()
+        released.append((process, loop.time()))
+
+    pacers = [process_pacer(), process_pacer()]
+    await asyncio.gather(*(caller(n, pacer) for n, pacer in enumerate(pacers) for _ in range(callers)))
+    times = sorted(at for _, at in released)
+    busiest = max(bisect.bisect_right(times, at + 1.0) - i for i, at in enumerate(times))
+    assert len(times) == 2 * callers
+    assert busiest <= rate + 2, busiest  # a reservation's round trip may bunch two releases
+    assert {process for process, _ in released} == {0, 1}  # both processes got their turns
+
+
+async def test_a_pacer_goes_on_alone_when_the_shared_budget_fails() -> None:
+    time = ManualTime()
+
+    async def unavailable(_slots: int) -> float:
+        raise OSError("database unreachable")
+
+    pacer = Pacer(10, clock=time.clock, sleep=time.sleep, share=unavailable)
+    await asyncio.gather(*(pacer.wait() for _ in range(3)))
+    assert pacer.granted == 3 and time.sleeps == [0.1, 0.1]
 
 
 BOT = CIMultiDict({"Authorization": "Bot token"})

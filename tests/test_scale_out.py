@@ -272,7 +272,7 @@ async def test_a_discord_cluster_runs_its_shards_and_schedules_its_servers_diges
                 identify_interval=0.2,
                 guild_ready_timeout=0.05,
             )
-            return DiscordAdapter(core.bot, config, sharded=True, leases=leases)
+            return DiscordAdapter(core.bot, config, sharded=True, leases=leases, budget=core.rate_budget)
 
         mine, theirs = cluster(ours, core.leases), cluster(1 - ours, other.leases)
         await mine.start()

@@ -25,4 +25,6 @@ async def build(core: Core, *, serve: bool) -> DiscordAdapter:
             sharded = await recommended_shards(config) > 1
         except Exception as exc:  # the gateway connection will report it properly
             log.warning("Discord shard recommendation unavailable: %s", exc)
-    return DiscordAdapter(core.bot, config, sharded=sharded, serve=serve, leases=core.leases)
+    return DiscordAdapter(
+        core.bot, config, sharded=sharded, serve=serve, leases=core.leases, budget=core.rate_budget
+    )

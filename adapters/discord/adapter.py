@@ -14,6 +14,7 @@ import re
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Literal
 from zoneinfo import available_timezones
 
@@ -37,6 +38,7 @@ from bot.config import Settings
 from bot.leases import Leases
 from bot.paperbot import PaperBot
 from bot.ports import ChannelUnavailable, MessageRejected, Outgoing, PublishFailed
+from bot.rate_budget import RateBudget
 from bot.types import ChannelRef, Command, Post, PostRef, Reaction, Reply, UserRef
 
 log = logging.getLogger(__name__)
@@ -72,6 +74,8 @@ second at 45/s (its timetable tolerance is a quarter interval), which leaves abo
 arrivals to bunch (event-loop lag, network jitter) before a second at Discord could see 51. In the
 fan-out benchmark (BENCHMARKS.md, "Discord fan-out") 50/s drew 61 global 429s and 48/s reached
 exactly 50 in one second; 45/s peaked at 47 and costs about 11% of the throughput."""
+GLOBAL_BUDGET = "discord-global"
+"""The shared budget's name (bot.rate_budget): one bot per deployment's database."""
 # Interaction callbacks and followups are not bound to the global limit (Discord's rate-limit docs).
 _INTERACTION_ROUTE = re.compile(r"/api/v\d+/(?:interactions/\d+/[^/]+/callback|webhooks/\d+/[^/]+)")
 
@@ -177,9 +181,11 @@ class DiscordAdapter:
         sharded: bool = False,
         serve: bool = True,
         leases: Leases | None = None,
+        budget: RateBudget | None = None,
     ) -> None:
         """`serve=False`: REST only (`paperboy digest post`, `discord sync`): no gateway.
-        `leases`: in a cluster (DISCORD_SHARD_IDS), the clusters take turns to IDENTIFY."""
+        `leases`: in a cluster (DISCORD_SHARD_IDS), the clusters take turns to IDENTIFY.
+        `budget`: several processes (PostgreSQL) pace their requests together."""
         self.leases = leases
         self._max_concurrency: int | None = None
         point_at(config)
@@ -194,8 +200,14 @@ class DiscordAdapter:
         }
         # One pacer for every request of this bot (all shards share one HTTP client): Discord's
         # global limit is reacted to by discord.py only after a 429, and each 429 counts towards
-        # the ban at 10,000 invalid requests in 10 minutes.
-        self.pacer = Pacer(config.global_rate) if config.global_rate else None
+        # the ban at 10,000 invalid requests in 10 minutes. The limit counts every process of
+        # the bot: with a shared budget they reserve their slots in the database.
+        self.pacer = None
+        if config.global_rate:
+            share = None
+            if budget is not None:
+                share = partial(budget.reserve, GLOBAL_BUDGET, interval=1 / config.global_rate)
+            self.pacer = Pacer(config.global_rate, share=share)
         if self.pacer is not None:
             options["http_trace"] = paced_trace(self.pacer)
         client_class: type[discord.Client] = discord.Client
