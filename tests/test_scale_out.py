@@ -11,7 +11,7 @@ import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import aiohttp
 import pytest
@@ -20,18 +20,19 @@ from sqlalchemy import select
 from adapters.app import Core
 from adapters.discord.adapter import DiscordAdapter, DiscordConfig
 from bot.db import create_engine
-from bot.leases import LEADER, LEASES, PROCESSES, Leases
-from bot.types import Notice
+from bot.deliveries import DELIVERIES
+from bot.digest_jobs import digest_job_id
+from bot.leases import LEADER, LEASES, PROCESSES
+from bot.types import ChannelRef, Notice
 from tests.conftest import _core
-from tests.fake_discord import GUILD_ID, FakeDiscord
+from tests.fake_discord import MEMBER_PERMISSIONS, FakeDiscord
 from tests.fake_hf import FakeHF
 from tests.fake_slack import FakeSlack
 from tests.fakes import FakeClock, RecordingPublisher, sample_items
 from tests.paperboy_process import PROJECT_ROOT, spawn, stop
 from tests.test_commands import run
 from tests.test_digest import CHANNEL, subscribe
-from tests.test_discord import CHANNEL as DISCORD_CHANNEL
-from tests.test_discord import subscribe as discord_subscribe
+from tests.test_discord import MANAGE_CHANNELS, run_cli
 from tests.test_slack import until
 
 pytest_plugins = ["tests.test_slack", "tests.test_discord"]
@@ -256,41 +257,148 @@ async def test_metrics_count_commands_digests_and_hugging_face_requests(
     assert samples[("paperboy_leader", ())] == 1
 
 
-async def test_a_discord_cluster_runs_its_shards_and_schedules_its_servers_digests(
+async def test_discord_clusters_schedule_and_post_their_own_servers_digests(
     core: Core, fake_discord: FakeDiscord, database_url: str, fake_hf: FakeHF, clock: FakeClock
 ) -> None:
-    """Two processes split a two-shard bot (DISCORD_SHARD_COUNT=2, DISCORD_SHARD_IDS): each
-    identifies only its shard, in turn, and schedules only its own servers' digests."""
-    ours = (GUILD_ID >> 22) % 2  # the shard Discord puts the test server on
+    """Two processes split a four-shard bot (DISCORD_SHARD_COUNT=4, DISCORD_SHARD_IDS 0-1 and
+    2-3): each identifies only its shards, in turn, and schedules and posts only the digests of
+    the servers on them."""
+    lab_a = fake_discord.add_guild("Lab A", shard=(1, 4))
+    lab_b = fake_discord.add_guild("Lab B", shard=(2, 4))
+    fake_hf.set_day("2025-11-20", sample_items(3, day=dt.date(2025, 11, 20)))
     async with second_process(database_url, fake_hf, clock) as (other, _):
 
-        def cluster(shard: int, leases: Leases) -> DiscordAdapter:
+        def cluster(process: Core, shard_ids: tuple[int, ...]) -> DiscordAdapter:
             config = DiscordConfig(
                 token="fake-token",
-                shards=2,
-                shard_ids=(shard,),
+                shards=4,
+                shard_ids=shard_ids,
                 identify_interval=0.2,
                 guild_ready_timeout=0.05,
             )
-            return DiscordAdapter(core.bot, config, sharded=True, leases=leases, budget=core.rate_budget)
+            adapter = DiscordAdapter(
+                process.bot, config, sharded=True, leases=process.leases, budget=process.rate_budget
+            )
+            process.bot.attach(adapter)
+            return adapter
 
-        mine, theirs = cluster(ours, core.leases), cluster(1 - ours, other.leases)
-        await mine.start()
-        await theirs.start()
+        clusters = [cluster(core, (0, 1)), cluster(other, (2, 3))]
+        for adapter in clusters:
+            await adapter.start()
         try:
-            await fake_discord.wait_for(lambda: fake_discord.identifies == 2, timeout=15)
-            assert sorted(tuple(p["shard"]) for p in fake_discord.identify_payloads) == [(0, 2), (1, 2)]
-            server = DISCORD_CHANNEL
-            assert mine.serves(server) and not theirs.serves(server)
+            await fake_discord.wait_for(lambda: len(fake_discord._live) == 4, timeout=15)
+            assert sorted(tuple(p["shard"]) for p in fake_discord.identify_payloads) == [
+                (n, 4) for n in range(4)
+            ]
+            channels: dict[str, ChannelRef] = {}
+            for (guild_id, channel_id), process in ((lab_a, core), (lab_b, other)):
+                channels[process.leases.owner] = ChannelRef("discord", str(guild_id), str(channel_id))
+                await _subscribe_at_11(fake_discord, channel_id)
 
-            await discord_subscribe(fake_discord)  # answered by the process with the server's shard
-            job = f"digest:{server.platform}:{server.community}:{server.channel}"
-            core.bot.attach(theirs)
-            await core.digests.schedule_all()
-            assert job not in core.scheduler.job_ids()
-            core.bot.attach(mine)
-            await core.digests.schedule_all()
-            assert job in core.scheduler.job_ids()
+            for process in (core, other):
+                await process.digests.schedule_all()  # as at a start
+            processes = {process.leases.owner: process for process in (core, other)}
+            for owner, channel in channels.items():
+                (elsewhere,) = set(processes) - {owner}
+                assert digest_job_id(channel) not in processes[elsewhere].scheduler.job_ids()
+                # Its post time has come (11:00, the clock says 12:00): the job runs, as APScheduler would run it.
+                job = processes[owner].scheduler._scheduler.get_job(digest_job_id(channel))
+                await job.func()
+            async with core.engine.connect() as conn:
+                sent = (await conn.execute(select(DELIVERIES.c.channel, DELIVERIES.c.claimed_by))).all()
+            assert {(row.channel, row.claimed_by) for row in sent} == {
+                (channel.channel, owner) for owner, channel in channels.items()
+            }
+            for _, channel_id in (lab_a, lab_b):
+                assert any(m["content"].startswith("Daily Papers") for m in fake_discord.messages[channel_id])
         finally:
-            await theirs.stop()
-            await mine.stop()
+            for adapter in clusters:
+                await adapter.stop()
+
+
+async def _subscribe_at_11(fake: FakeDiscord, channel_id: int) -> None:
+    payload = fake.interaction(
+        ["paper", "digest", "here"],
+        {"time": "11:00"},
+        channel_id=channel_id,
+        permissions=MEMBER_PERMISSIONS | MANAGE_CHANNELS,
+    )
+    await fake.dispatch("INTERACTION_CREATE", payload)
+    await fake.wait_for(lambda: fake.followups.get(payload["token"]), timeout=10)
+
+
+@pytest.mark.slow  # paperboy processes
+async def test_two_processes_split_a_four_shard_discord_bot(
+    database_url: str, fake_hf: FakeHF, tmp_path: Path
+) -> None:
+    """DISCORD_SHARD_COUNT=4 split over two `paperboy run` processes (shards 0-1 and 2-3): each
+    server's commands and reactions reach the process running its shard, a vote counts once,
+    and a server stays answered while the other process is down."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("several processes share a database only on PostgreSQL")
+    fake = FakeDiscord(max_concurrency=4)  # four IDENTIFY buckets: the shards start together
+    lab_a = fake.add_guild("Lab A", shard=(1, 4))  # on the first process's shards
+    lab_b = fake.add_guild("Lab B", shard=(2, 4))  # on the second's
+    await fake.start()
+    day = dt.date(2025, 11, 20)
+    fake_hf.set_day(day, sample_items(3, day=day))
+    env = {
+        **os.environ,
+        "PAPERBOY_DATABASE_URL": database_url,
+        "PAPERBOY_HF_BASE_URL": fake_hf.url,
+        "PAPERBOY_SEMANTIC": "off",
+        "PAPERBOY_HTTP_HOST": "127.0.0.1",
+        "PAPERBOY_HTTP_PORT": "0",
+        "DISCORD_TOKEN": "fake-token",
+        "DISCORD_API_BASE_URL": fake.api_base,
+        "DISCORD_GATEWAY_URL": fake.ws_url,
+        "DISCORD_SHARD_COUNT": "4",
+        "PYTHONPATH": str(PROJECT_ROOT),
+    }
+    first = await spawn("run", env={**env, "DISCORD_SHARD_IDS": "0-1"}, cwd=tmp_path)
+    second = await spawn("run", env={**env, "DISCORD_SHARD_IDS": "2-3"}, cwd=tmp_path)
+    outputs = {}
+    try:
+        await fake.wait_for(lambda: fake.identifies == 4 and len(fake._live) == 4, timeout=60)
+        assert sorted(tuple(p["shard"]) for p in fake.identify_payloads) == [(n, 4) for n in range(4)]
+
+        async def command(guild: tuple[int, int], path: list[str], **options: Any) -> str:
+            payload = fake.interaction(
+                ["paper", *path],
+                options,
+                channel_id=guild[1],
+                permissions=MEMBER_PERMISSIONS | MANAGE_CHANNELS,
+            )
+            await fake.dispatch("INTERACTION_CREATE", payload, timeout=10)
+            followups = await fake.wait_for(lambda: fake.followups.get(payload["token"]), timeout=30)
+            return str(followups[0]["content"]) + repr(followups[0].get("embeds"))
+
+        for lab in (lab_a, lab_b):
+            assert "Daily digest" in await command(lab, ["digest", "here"], time="09:00")
+        post = ("digest", "post", "--platform", "discord", "--channel", str(lab_b[1]), "--date", str(day))
+        code, out = await run_cli(env, tmp_path, *post)
+        assert code == 0, out
+        (thread_id,) = [t for t, thread in fake.threads.items() if int(thread["parent_id"]) == lab_b[1]]
+        card = fake.messages[thread_id][0]
+        for _ in range(2):  # Discord may deliver an event twice (a resumed session replays it)
+            await fake.react(True, message_id=int(card["id"]), channel_id=thread_id)
+
+        async def voted() -> str | None:
+            top = await command(lab_b, ["top"])
+            return None if "No votes" in top else top
+
+        top = await poll(voted, timeout=30)
+        assert "👍 1" in top and "👍 2" not in top, top
+
+        outputs["first"] = await stop(first)
+        await fake.wait_for(lambda: len(fake._live) == 2, timeout=30)
+        assert "/paper search QUERY" in await command(lab_b, ["help"])  # the second still answers
+        unheard = fake.interaction(["paper", "help"], {}, channel_id=lab_a[1])
+        with pytest.raises(TimeoutError):  # Lab A's shards are gone with the first process
+            await fake.dispatch("INTERACTION_CREATE", unheard, timeout=1)
+    finally:
+        for name, process in (("first", first), ("second", second)):
+            if process.returncode is None:
+                outputs[name] = await stop(process)
+        await fake.stop()
+    assert all("Traceback" not in output for output in outputs.values()), outputs
