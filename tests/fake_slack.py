@@ -58,6 +58,7 @@ class FakeSlack:
         self.admins: set[str] = {"UADMIN"}
         self.response_times: dict[str, float] = {}  # when each response_url was first answered
         self.answered: dict[str, asyncio.Event] = {}  # set when a response_url is answered
+        self.response_connections: list[tuple[str, int] | None] = []  # each answer's caller address
         # Image URLs Slack "cannot download": it then refuses the whole message (invalid_blocks).
         self.unreachable_images: set[str] = set()
         self.socket_acks: list[dict[str, Any]] = []
@@ -197,6 +198,8 @@ class FakeSlack:
 
     async def _response(self, request: web.Request) -> web.Response:
         self.responses[request.match_info["key"]].append(await request.json())
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        self.response_connections.append(tuple(peer[:2]) if peer else None)
         self.response_times.setdefault(request.match_info["key"], time.monotonic())
         self.answered.setdefault(request.match_info["key"], asyncio.Event()).set()
         return web.json_response({"ok": True})

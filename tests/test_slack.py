@@ -683,6 +683,14 @@ async def test_digest_post_stopped_by_sigterm_gives_its_claims_back(
     assert rerun.code == 0 and "Posted Thu 20 Nov 2025's list (3 papers)." in rerun.err, rerun.err
 
 
+async def test_answers_to_commands_reuse_one_connection(slack: SlackHarness) -> None:
+    for _ in range(5):
+        assert "/paper search" in str(await slack.command("help"))
+    # Bolt's own `respond` opens a session, and a connection, for every answer.
+    assert len(slack.fake.response_connections) == 5
+    assert len(set(slack.fake.response_connections)) == 1
+
+
 async def test_a_digest_reuses_one_connection_to_slack(slack: SlackHarness, fake_hf: FakeHF) -> None:
     posts = await subscribe_and_post(slack, fake_hf)
     assert len(posts) == 11

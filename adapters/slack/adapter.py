@@ -25,6 +25,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.http import HttpServer
@@ -244,10 +245,8 @@ class SlackAdapter:
         user = UserRef(PLATFORM, team, str((body.get("user") or {}).get("id") or ""))
         channel = ChannelRef(PLATFORM, team, str((body.get("channel") or {}).get("id") or ""))
         if name not in BUTTON_COMMANDS:
-            await respond(
-                text=UNKNOWN_BUTTON,
-                response_type="ephemeral",
-                replace_original=False,
+            await self._respond(
+                respond, text=UNKNOWN_BUTTON, response_type="ephemeral", replace_original=False
             )
             return
         reply = await self.bot.handle_command(Command(name, args, user, channel))
@@ -259,12 +258,22 @@ class SlackAdapter:
         if reply.attachment is not None:
             reply = replace(reply, text=f"{reply.text} {await self._send_file(user, reply.attachment)}")
         text, blocks = reply_message(reply)
-        await respond(
+        await self._respond(
+            respond,
             text=text,
             blocks=blocks,
             response_type="ephemeral" if reply.ephemeral else "in_channel",
             replace_original=False,
         )
+
+    async def _respond(self, respond: Any, **message: Any) -> None:
+        """Post to the request's response_url over the pooled session: Bolt's `respond` opens a
+        new HTTP session, and so a new connection, for every answer."""
+        url = getattr(respond, "response_url", None)
+        if self._session is None or not url:
+            await respond(**message)
+            return
+        await AsyncWebhookClient(url=url, session=self._session).send(**message)
 
     async def _send_file(self, user: UserRef, attachment: Attachment) -> str:
         client = await self._client_for(user.community)
