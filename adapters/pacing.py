@@ -17,8 +17,9 @@ network); pick `rate` with that jitter in mind (see `adapters.discord.adapter.GL
 
 A budget several processes share (Discord's limit counts every process of a bot) is paced with
 `share`: before releasing, the dispatcher reserves slots of the shared budget (a tenth of a
-second's worth at most, bot.rate_budget) and releases at the reserved times, so the processes
-together keep to `rate`. Reserved slots not used in time are let go.
+second's worth at most, bot.rate_budget) and releases only at the reserved times, so the
+processes together keep to `rate`. A slot missed by more than `tolerance` (the event loop was
+held up) is let go rather than used late, when it could land on another process's next slot.
 """
 
 from __future__ import annotations
@@ -59,8 +60,7 @@ class Pacer:
         self._slot = -math.inf  # the timetable time of the last release
         self._share = share
         self._batch = max(1, math.ceil(rate / 10))
-        self._reserved = 0  # slots of the shared budget reserved and not yet used
-        self._reserved_until = -math.inf  # when the last of them is due
+        self._slots: deque[float] = deque()  # reserved slots of the shared budget, on our clock
         self._share_failing = False
         self.granted = 0
         """Requests released so far."""
@@ -70,6 +70,8 @@ class Pacer:
         """The longest a released request queued, in seconds."""
         self.stalls = 0
         """Releases so late (over `tolerance`) that the timetable started again from them."""
+        self.missed = 0
+        """Reserved slots of the shared budget let go because they were missed."""
 
     @property
     def waiting(self) -> int:
@@ -82,9 +84,10 @@ class Pacer:
     async def wait(self) -> None:
         """Return when this caller may send. A caller cancelled while queued leaves the queue."""
         asked = self._now()
-        if not self._queue and asked >= self._slot + self.interval and self._has_reserved(asked):
+        if not self._queue and self._free_now(asked):
             self._slot = asked
-            self._take_reserved()
+            if self._share is not None:
+                self._slots.popleft()
             self.granted += 1
             return
         release = asyncio.get_running_loop().create_future()
@@ -101,31 +104,40 @@ class Pacer:
                 self._queue.popleft()  # cancelled while queued
             if not self._queue:
                 return
-            if not self._has_reserved(self._now()):
+            if self._share is not None and not self._reserved(self._now()):
                 await self._reserve()
-            due = self._slot + self.interval
+                continue
+            due = self._slots[0] if self._share is not None else self._slot + self.interval
             ahead = due - self._now()
             if ahead > 0:
                 await self._sleep(ahead)
                 continue  # the head may have been cancelled meanwhile
             now = self._now()
-            if now - due > self.tolerance:
-                self.stalls += 1
-            self._slot = max(due, now - self.tolerance)
-            self._take_reserved()
+            late = now - due > self.tolerance
+            self.stalls += late
+            if self._share is not None:
+                self._slots.popleft()
+                if late:
+                    self.missed += 1
+                    continue  # let go: the next slot may be another process's
+                self._slot = now
+            else:
+                self._slot = max(due, now - self.tolerance)
             self._queue.popleft().set_result(None)
             self.granted += 1
 
-    def _has_reserved(self, now: float) -> bool:
+    def _free_now(self, now: float) -> bool:
+        """Whether a caller asking at `now` may go at once (nobody queued)."""
         if self._share is None:
-            return True
-        if now > self._reserved_until + self.tolerance:
-            self._reserved = 0  # their time has passed: another process may be using the budget
-        return self._reserved > 0
+            return now >= self._slot + self.interval
+        return self._reserved(now) and self._slots[0] <= now
 
-    def _take_reserved(self) -> None:
-        if self._share is not None:
-            self._reserved -= 1
+    def _reserved(self, now: float) -> bool:
+        """Whether a reserved slot is still ahead or just due (the missed ones are let go)."""
+        while self._slots and now - self._slots[0] > self.tolerance:
+            self._slots.popleft()
+            self.missed += 1
+        return bool(self._slots)
 
     async def _reserve(self) -> None:
         """The next slots of the shared budget, for as many waiting callers as a batch holds."""
@@ -142,7 +154,5 @@ class Pacer:
                 )
             self._share_failing = True
             wait = 0.0
-        first = self._now() + wait
-        self._slot = max(self._slot, first - self.interval)
-        self._reserved = slots
-        self._reserved_until = self._slot + slots * self.interval
+        first = max(self._now() + wait, self._slot + self.interval)
+        self._slots.extend(first + n * self.interval for n in range(slots))

@@ -281,6 +281,15 @@ class DiscordAdapter:
 
     async def stop(self) -> None:
         await self.client.close()
+        if self.pacer is not None and self.pacer.granted:
+            pacer = self.pacer
+            log.info(
+                "Discord pacing: %d requests, %d queued (longest %.1f s), %d shared slots missed",
+                pacer.granted,
+                pacer.delayed,
+                pacer.longest_wait,
+                pacer.missed,
+            )
         task = self._connection
         if task is not None:
             try:
