@@ -4,6 +4,7 @@ requests to `paperboy run` in Slack HTTP mode over a 10^5-paper archive.
     .venv/bin/python -m benchmarks.load                           # SQLite, one process
     .venv/bin/python -m benchmarks.load --postgres postgresql://postgres@127.0.0.1:5432/test \\
         --processes 2                                             # PostgreSQL, two behind a balancer
+    .venv/bin/python -m benchmarks.load --baseline /tmp/baseline --rounds 2   # side by side with a checkout
 
 The archive is benchmarks/search.py's synthetic corpus (deterministic), plus one day's list of 50
 papers (`today`) and 2,000 votes over 200 papers in the workspace (`top`). Search by meaning is
@@ -29,7 +30,7 @@ import re
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -225,8 +226,41 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     fake = FakeSlack()
     await fake.start()
     env = slack_bot_env(url, fake) | {"PAPERBOY_LOG_LEVEL": "INFO"}
+    runs: dict[str, list[dict[str, Any]]] = {}
+    try:
+        for round_ in range(args.rounds):
+            print(f"this checkout ({round_ + 1} of {args.rounds})", flush=True)
+            runs.setdefault("now", []).extend(await measure(args, env, scratch, fake, query))
+            if args.baseline:
+                print(f"baseline {args.baseline} ({round_ + 1} of {args.rounds})", flush=True)
+                async with schema_of(url, args.baseline):
+                    baseline_env = env | {"PYTHONPATH": str(args.baseline.resolve())}
+                    runs.setdefault("baseline", []).extend(
+                        await measure(args, baseline_env, scratch, fake, query)
+                    )
+    finally:
+        await fake.stop()
+    return {
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "backend": "postgresql" if args.postgres else "sqlite",
+        "processes": args.processes,
+        "papers": args.papers,
+        "search": query,
+        "targets": {"ack_p99_ms": ACK_TARGET_MS, "answer_p99_ms": ANSWER_TARGET_MS, "at": 50},
+        "baseline": str(args.baseline) if args.baseline else None,
+        "rows": runs["now"],
+        "baseline_rows": runs.get("baseline", []),
+    }
+
+
+async def measure(
+    args: argparse.Namespace, env: dict[str, str], scratch: Path, fake: FakeSlack, query: str
+) -> list[dict[str, Any]]:
+    """Start the processes, send the bursts, stop them: one row per command and burst size."""
     processes = [await start_process(env, scratch) for _ in range(args.processes)]
     server = None
+    rows = []
     try:
         ports = [port for _, port in processes]
         if len(ports) > 1:
@@ -234,7 +268,6 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         else:
             port = ports[0]
         url_events = f"http://127.0.0.1:{port}/slack/events"
-        rows = []
         connector = aiohttp.TCPConnector(limit=0, force_close=True)
         async with aiohttp.ClientSession(connector=connector) as http:
             await burst(http, fake, url_events, "search", 5, 0, query)  # warm-up, not reported
@@ -255,17 +288,28 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         for process, _ in processes:
             process.terminate()
             await process.wait()
-        await fake.stop()
-    return {
-        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "machine": machine(),
-        "backend": "postgresql" if args.postgres else "sqlite",
-        "processes": args.processes,
-        "papers": args.papers,
-        "search": query,
-        "targets": {"ack_p99_ms": ACK_TARGET_MS, "answer_p99_ms": ANSWER_TARGET_MS, "at": 50},
-        "rows": rows,
-    }
+    return rows
+
+
+@contextlib.asynccontextmanager
+async def schema_of(url: str, checkout: Path) -> AsyncIterator[None]:
+    """The archive marked at `checkout`'s newest migration while it runs (an older paperboy
+    refuses a database from the future; the tables it does not know are left alone)."""
+    from alembic.script import ScriptDirectory
+
+    theirs = ScriptDirectory(str(checkout / "bot" / "migrations")).get_current_head()
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            ours = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar_one()
+            await conn.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": theirs})
+        try:
+            yield
+        finally:
+            async with engine.begin() as conn:
+                await conn.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": ours})
+    finally:
+        await engine.dispose()
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -274,6 +318,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--postgres", metavar="URL", help="PostgreSQL, in a throwaway schema")
     parser.add_argument("--processes", type=int, default=1, help="paperboy run processes behind a balancer")
     parser.add_argument("--concurrent", type=int, action="append", help="burst sizes (default 10, 50, 100)")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="DIR",
+        help="also run the bot from this checkout (git worktree add DIR REV)",
+    )
+    parser.add_argument("--rounds", type=int, default=1, help="this checkout then the baseline, N times")
     args = parser.parse_args(argv)
     args.concurrent = args.concurrent or [10, 50, 100]
     report = asyncio.run(run(args))
