@@ -242,3 +242,43 @@ async def test_postgresql_keeps_the_search_vector_in_the_row(core: Core) -> None
     )
     async with core.engine.connect() as conn:
         assert (await conn.execute(query)).scalar() == "m"  # MAIN: compressed, in the row
+
+
+async def test_postgresql_connections_outlive_a_burst_of_commands(database_url: str) -> None:
+    """A burst of 20 commands at once, then another: the second reuses the connections the
+    first opened (a new one costs PostgreSQL a backend, and its first query runs cold)."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite opens no server connections")
+    from sqlalchemy import event
+    from sqlalchemy.pool import QueuePool
+
+    engine = create_engine(database_url)
+    pool = engine.pool
+    assert isinstance(pool, QueuePool)
+    opened = 0
+
+    def counted(*_: object) -> None:
+        nonlocal opened
+        opened += 1
+
+    event.listen(engine.sync_engine, "connect", counted)
+    gate = asyncio.Event()
+
+    async def command() -> None:
+        async with engine.connect() as conn:
+            await gate.wait()  # all at once, as a burst is
+            await conn.execute(text("SELECT 1"))
+
+    try:
+        for _ in range(2):
+            gate.clear()
+            burst = [asyncio.ensure_future(command()) for _ in range(20)]
+            deadline = asyncio.get_running_loop().time() + 2
+            # Until every command holds a connection, or the pool gives no more.
+            while pool.checkedout() < 20 and asyncio.get_running_loop().time() < deadline:  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+            gate.set()
+            await asyncio.gather(*burst)
+        assert opened == 20
+    finally:
+        await engine.dispose()
