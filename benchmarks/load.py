@@ -216,13 +216,16 @@ async def burst(
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     scratch = Path(tempfile.mkdtemp(prefix="paperboy-load-"))
-    if args.postgres:
-        url = await new_schema(args.postgres, "load")
+    if args.archive:
+        url, query = args.archive, args.query
     else:
-        url = f"sqlite:///{scratch / 'paperboy.db'}"
-    started = time.monotonic()
-    query = await stock(url, args.papers, scratch / "corpus")
-    print(f"stocked {args.papers:,} papers in {time.monotonic() - started:.0f} s", flush=True)
+        if args.postgres:
+            url = await new_schema(args.postgres, "load")
+        else:
+            url = f"sqlite:///{scratch / 'paperboy.db'}"
+        started = time.monotonic()
+        query = await stock(url, args.papers, scratch / "corpus")
+        print(f"stocked {args.papers:,} papers in {time.monotonic() - started:.0f} s: {url}", flush=True)
     fake = FakeSlack()
     await fake.start()
     env = slack_bot_env(url, fake) | {"PAPERBOY_LOG_LEVEL": "INFO"}
@@ -243,7 +246,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": machine(),
-        "backend": "postgresql" if args.postgres else "sqlite",
+        "backend": "postgresql" if (args.archive or args.postgres or "").startswith("postgres") else "sqlite",
         "processes": args.processes,
         "papers": args.papers,
         "search": query,
@@ -270,7 +273,9 @@ async def measure(
         url_events = f"http://127.0.0.1:{port}/slack/events"
         connector = aiohttp.TCPConnector(limit=0, force_close=True)
         async with aiohttp.ClientSession(connector=connector) as http:
-            await burst(http, fake, url_events, "search", 5, 0, query)  # warm-up, not reported
+            # Warm-up, not reported: as many at once as the largest burst, so that connections
+            # and caches are open as in a bot that has run a while.
+            await burst(http, fake, url_events, "search", max(args.concurrent), 0, query)
             for round_, size in enumerate(args.concurrent, 1):
                 for command in COMMANDS:
                     number = round_ * 10 + COMMANDS.index(command)
@@ -325,6 +330,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="also run the bot from this checkout (git worktree add DIR REV)",
     )
     parser.add_argument("--rounds", type=int, default=1, help="this checkout then the baseline, N times")
+    parser.add_argument(
+        "--archive", metavar="URL", help="an archive an earlier run stocked (its URL is printed)"
+    )
+    parser.add_argument("--query", default="bazo ludo", help="the search, with --archive")
     args = parser.parse_args(argv)
     args.concurrent = args.concurrent or [10, 50, 100]
     report = asyncio.run(run(args))

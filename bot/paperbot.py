@@ -37,6 +37,10 @@ log = logging.getLogger(__name__)
 REFRESH_JOB = "refresh"
 HEARTBEAT_JOB = "heartbeat"
 SORRY = "Sorry, something went wrong answering that. It has been logged."
+# Commands worked on at once in a process; the rest wait their turn (the platform has had its
+# ack). Unbounded, 50 at once kept the event loop and the database so busy that acks took 220
+# ms and answers 400 ms at p99; eight at a time, 115 and 320 ms (BENCHMARKS.md, issue 14).
+MAX_CONCURRENT_COMMANDS = 8
 
 
 class PaperBot:
@@ -58,6 +62,7 @@ class PaperBot:
         metrics: Metrics,
         semantic: SemanticIndex | None = None,
         refresh_minutes: float = 30,
+        max_concurrent_commands: int = MAX_CONCURRENT_COMMANDS,
     ) -> None:
         self.commands = commands
         self.reactions = reactions
@@ -76,6 +81,7 @@ class PaperBot:
         self.refresh_minutes = refresh_minutes
         self._background: set[asyncio.Task[object]] = set()
         self._first_start_over = asyncio.Event()
+        self._command_turns = asyncio.Semaphore(max_concurrent_commands)
 
     def attach(self, publisher: Publisher) -> None:
         """A platform this process is connected to (its adapter's publisher)."""
@@ -87,7 +93,8 @@ class PaperBot:
         started = time.monotonic()
         answered = False
         try:
-            reply = await self.commands.handle(command)
+            async with self._command_turns:
+                reply = await self.commands.handle(command)
             answered = True
             return reply
         except Exception:

@@ -250,3 +250,41 @@ async def test_one_result_is_one_match_and_usage_lines_name_every_digest_option(
         "digest here [HH:MM] [TIMEZONE] [top N] [min-upvotes N] [+word] [-word] [flat] [rank taste]"
         in usage.text
     )
+
+
+async def test_a_burst_of_commands_is_worked_on_a_few_at_a_time(
+    core: Core, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fifty commands at once are each answered, at most MAX_CONCURRENT_COMMANDS at a time:
+    unbounded, they crowded the event loop and the database so that the platforms' acks of
+    the next requests waited (BENCHMARKS.md, slash commands under load)."""
+    import asyncio
+
+    from bot.paperbot import MAX_CONCURRENT_COMMANDS
+
+    working, most, release = 0, 0, asyncio.Event()
+    handle = core.bot.commands.handle
+
+    async def slow_handle(command: Command) -> Reply:
+        nonlocal working, most
+        working += 1
+        most = max(most, working)
+        await release.wait()
+        try:
+            return await handle(command)
+        finally:
+            working -= 1
+
+    monkeypatch.setattr(core.bot.commands, "handle", slow_handle)
+    burst = [asyncio.ensure_future(run(core, "help")) for _ in range(50)]
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 5
+    while working < MAX_CONCURRENT_COMMANDS and loop.time() < deadline:  # noqa: ASYNC110
+        await asyncio.sleep(0.01)
+    for _ in range(10):
+        await asyncio.sleep(0)  # the others had their chance to start too
+    assert working == MAX_CONCURRENT_COMMANDS
+    release.set()
+    replies = await asyncio.gather(*burst)
+    assert all(reply.ok and "/paper search" in reply.text for reply in replies)
+    assert most == MAX_CONCURRENT_COMMANDS
