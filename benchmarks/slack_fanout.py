@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import itertools
 import json
@@ -30,7 +31,7 @@ from typing import Any
 
 from sqlalchemy import text
 
-from benchmarks.load import RESULTS_DIR, new_schema, slack_bot_env, start_process
+from benchmarks.load import RESULTS_DIR, new_schema, schema_of, slack_bot_env, start_process
 from benchmarks.search import machine
 from bot.db import create_engine, upgrade
 from bot.hf_parse import parse_daily_items
@@ -78,6 +79,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.kill_leader_after:
         # Short leases, so that a killed sender's digests are resumed within the run.
         env |= {"PAPERBOY_CLAIM_LEASE_SECONDS": "20", "PAPERBOY_REFRESH_MINUTES": "0.5"}
+    baseline = contextlib.nullcontext() if args.baseline is None else schema_of(url, args.baseline)
+    if args.baseline is not None:
+        env |= {"PYTHONPATH": str(args.baseline.resolve())}
+    await baseline.__aenter__()
     processes = await asyncio.gather(*(start_process(env, scratch) for _ in range(args.processes)))
     killed: dict[str, Any] = {}
     try:
@@ -105,6 +110,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 await process.wait()
         await fake.stop()
         await hf.stop()
+        await baseline.__aexit__(None, None, None)
     posts = fake.calls_to("chat.postMessage")
     by_channel: dict[str, list[Any]] = defaultdict(list)
     for call in sorted(posts, key=lambda c: c.at):
@@ -118,6 +124,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         out_of_order += not texts[0].startswith("Daily Papers")
         gaps += [later.at - earlier.at for earlier, later in itertools.pairwise(calls)]
     missing += MESSAGES * (args.channels - len(by_channel))
+    firsts = [calls[0].at for calls in by_channel.values()]
+    spans = [calls[-1].at - calls[0].at for calls in by_channel.values()]
     elapsed = max(c.at for c in posts) - min(c.at for c in posts) if posts else 0.0
     bound = (MESSAGES - 1) * PER_CHANNEL_INTERVAL
     expected_titles = [str(item["paper"]["title"]) for item in sample_items(10, day=day)]
@@ -131,6 +139,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": machine(),
         "processes": args.processes,
+        "code": str(args.baseline) if args.baseline else "this checkout",
         "channels": args.channels,
         "list_day": day.isoformat(),
         "messages": len(posts),
@@ -141,6 +150,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "channels_with_cards_out_of_order": cards_out_of_order,
         "leader_killed": killed or None,
         "min_gap_s": round(min(gaps), 3) if gaps else None,
+        "mean_gap_s": round(sum(gaps) / len(gaps), 3) if gaps else None,
+        # How the channels' first messages spread, and the longest one channel took.
+        "first_messages_spread_s": round(max(firsts) - min(firsts), 2) if firsts else None,
+        "longest_channel_s": round(max(spans), 2) if spans else None,
         "elapsed_s": round(elapsed, 2),
         "bound_s": bound,
         "ratio": round(elapsed / bound, 2) if bound else None,
@@ -181,10 +194,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--kill-leader-after", type=int, default=0, metavar="N", help="kill -9 the leader after N messages"
     )
+    parser.add_argument("--baseline", type=Path, metavar="DIR", help="run the bot from this checkout instead")
     args = parser.parse_args(argv)
     report = asyncio.run(run(args))
     RESULTS_DIR.mkdir(exist_ok=True)
     killed = "-failover" if args.kill_leader_after else ""
+    killed += "-baseline" if args.baseline else ""
     name = f"slack-fanout-{args.processes}p{killed}-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}.json"
     (RESULTS_DIR / name).write_text(json.dumps(report, indent=2))
 
