@@ -23,7 +23,6 @@ import asyncio
 import datetime as dt
 import json
 import os
-import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -32,7 +31,7 @@ from typing import Any
 
 from adapters.discord.adapter import GLOBAL_LIMIT
 from benchmarks.fanout import busiest_second
-from benchmarks.load import PROJECT_ROOT, RESULTS_DIR, new_schema
+from benchmarks.load import PROJECT_ROOT, RESULTS_DIR, new_schema, spawn_run
 from benchmarks.search import machine
 from bot.db import create_engine, upgrade
 from bot.hf_parse import parse_daily_items
@@ -81,20 +80,6 @@ def bot_env(database_url: str, fake: FakeDiscord) -> dict[str, str]:
     }
 
 
-async def spawn(env: dict[str, str], cwd: Path, log: Path) -> asyncio.subprocess.Process:
-    with log.open("wb") as out:  # the child keeps its own copy of the descriptor
-        return await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "adapters.cli",
-            "run",
-            env=env,
-            cwd=cwd,
-            stdout=out,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-
-
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     fake = FakeDiscord(limits=DiscordLimits(), max_concurrency=SHARDS)
     channels: list[tuple[int, int]] = []
@@ -116,7 +101,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     processes = []
     for number in range(args.processes):
         shard_ids = {"DISCORD_SHARD_IDS": str(number)} if args.processes == SHARDS else {}
-        processes.append(await spawn(env | shard_ids, scratch, scratch / f"process-{number}.log"))
+        with (scratch / f"process-{number}.log").open("wb") as log:  # the child keeps its own copy
+            processes.append(await spawn_run(env | shard_ids, scratch, log))
     try:
         print(
             f"{args.processes} processes starting; {len(channels)} digests due at {due:%H:%M:%S} UTC",

@@ -151,17 +151,22 @@ def slack_bot_env(database_url: str, fake: FakeSlack) -> dict[str, str]:
     }
 
 
-async def start_process(env: dict[str, str], cwd: Path) -> tuple[asyncio.subprocess.Process, int]:
-    process = await asyncio.create_subprocess_exec(
+async def spawn_run(env: dict[str, str], cwd: Path, stdout: Any) -> asyncio.subprocess.Process:
+    """`paperboy run` as a child process, its output and errors to `stdout`."""
+    return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "adapters.cli",
         "run",
         env=env,
         cwd=cwd,
-        stdout=asyncio.subprocess.PIPE,
+        stdout=stdout,
         stderr=asyncio.subprocess.STDOUT,
     )
+
+
+async def start_process(env: dict[str, str], cwd: Path) -> tuple[asyncio.subprocess.Process, int]:
+    process = await spawn_run(env, cwd, asyncio.subprocess.PIPE)
     assert process.stdout
     while True:
         line = (await asyncio.wait_for(process.stdout.readline(), 120)).decode()
