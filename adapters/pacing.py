@@ -143,6 +143,7 @@ class Pacer:
         """The next slots of the shared budget, for as many waiting callers as a batch holds."""
         assert self._share is not None
         slots = max(1, min(self.waiting, self._batch))
+        asked = self._now()
         try:
             wait = await self._share(slots)
             self._share_failing = False
@@ -154,5 +155,7 @@ class Pacer:
                 )
             self._share_failing = True
             wait = 0.0
-        first = max(self._now() + wait, self._slot + self.interval)
+        # The database measured `wait` somewhere within the round trip: from its middle, the
+        # slots are off by at most half of it, early or late.
+        first = max((asked + self._now()) / 2 + wait, self._slot + self.interval)
         self._slots.extend(first + n * self.interval for n in range(slots))

@@ -133,7 +133,9 @@ async def test_pacers_of_several_processes_share_one_budget(engine: AsyncEngine)
     times = sorted(at for _, at in released)
     busiest = max(bisect.bisect_right(times, at + 1.0) - i for i, at in enumerate(times))
     assert len(times) == 2 * callers
-    assert busiest <= rate + 2, busiest  # a reservation's round trip may bunch two releases
+    # Releases keep to their slots within a quarter interval; a reservation's round trip may
+    # shift one process's slots against the other's by up to half of it.
+    assert busiest <= rate + 3, busiest
     assert {process for process, _ in released} == {0, 1}  # both processes got their turns
 
 
