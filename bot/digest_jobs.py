@@ -20,8 +20,11 @@ from bot.types import ChannelRef, channel_key
 log = logging.getLogger(__name__)
 
 
+DIGEST_JOB_PREFIX = "digest:"
+
+
 def digest_job_id(channel: ChannelRef) -> str:
-    return f"digest:{channel_key(channel)}"
+    return f"{DIGEST_JOB_PREFIX}{channel_key(channel)}"
 
 
 def waiting_post_job_id(channel: ChannelRef) -> str:
@@ -49,6 +52,22 @@ class DigestSchedule:
         """A job for every stored subscription of a connected platform."""
         for sub in await self.subscriptions.all():
             if self._serves(sub.channel) and not sub.paused_reason:
+                self._schedule(sub)
+
+    async def resync(self) -> None:
+        """Follow what other processes changed: `/paper digest here|off` reschedules only in
+        the process that answered it, so each process compares its jobs with the stored
+        subscriptions now and then (at its heartbeat)."""
+        wanted = {
+            digest_job_id(sub.channel): sub
+            for sub in await self.subscriptions.all()
+            if self._serves(sub.channel) and not sub.paused_reason
+        }
+        for job_id in self.scheduler.job_ids():
+            if job_id.startswith(DIGEST_JOB_PREFIX) and job_id not in wanted:
+                self.scheduler.cancel(job_id)
+        for job_id, sub in wanted.items():
+            if self.scheduler.daily_time(job_id) != (sub.post_time, sub.zone):
                 self._schedule(sub)
 
     def _serves(self, channel: ChannelRef) -> bool:

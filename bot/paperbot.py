@@ -229,6 +229,10 @@ class PaperBot:
             log.exception("heartbeat failed")
             return
         self.metrics.leader.set(1 if self.leadership.is_leader else 0)
+        try:
+            await self.digests.resync()
+        except Exception:
+            log.exception("comparing the digest schedule with the subscriptions failed")
         self.metrics.scheduled_jobs.set(len(self.scheduler.job_ids()))
         if became_leader:  # the leader before it died or stopped: repair what it missed now
             self._spawn(self.refresh())

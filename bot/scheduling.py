@@ -77,6 +77,9 @@ class Scheduler:
             self._scheduler.shutdown(wait=False)
 
     def _add(self, job_id: str, job: Job, trigger: BaseTrigger) -> None:
+        # Before the scheduler starts, APScheduler queues a replacement next to the job it
+        # replaces (and get_job finds the old one): remove it first.
+        self.cancel(job_id)
         self._scheduler.add_job(
             job,
             trigger=trigger,
@@ -111,6 +114,12 @@ class Scheduler:
         if when is None and hasattr(job, "trigger"):
             when = job.trigger.get_next_fire_time(None, dt.datetime.now(dt.UTC))
         return when if isinstance(when, dt.datetime) else None
+
+    def daily_time(self, job_id: str) -> tuple[dt.time, ZoneInfo] | None:
+        """The wall-clock time and zone of a `daily_at` job; None for no such job."""
+        job = self._scheduler.get_job(job_id)
+        trigger = getattr(job, "trigger", None)
+        return (trigger.at, trigger.timezone) if isinstance(trigger, LocalTimeTrigger) else None
 
     def job_ids(self) -> list[str]:
         return [job.id for job in self._scheduler.get_jobs()]

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
@@ -23,7 +24,7 @@ from bot.db import create_engine
 from bot.deliveries import DELIVERIES
 from bot.digest_jobs import digest_job_id
 from bot.leases import LEADER, LEASES, PROCESSES
-from bot.types import ChannelRef, Notice
+from bot.types import ChannelRef, Command, Notice
 from tests.conftest import _core
 from tests.fake_discord import MEMBER_PERMISSIONS, FakeDiscord
 from tests.fake_hf import FakeHF
@@ -31,7 +32,7 @@ from tests.fake_slack import FakeSlack
 from tests.fakes import FakeClock, RecordingPublisher, sample_items
 from tests.paperboy_process import PROJECT_ROOT, spawn, stop
 from tests.test_commands import run
-from tests.test_digest import CHANNEL, subscribe
+from tests.test_digest import ADMIN, CHANNEL, subscribe
 from tests.test_discord import MANAGE_CHANNELS, run_cli
 from tests.test_slack import until
 
@@ -104,6 +105,28 @@ async def test_one_leader_and_a_new_one_when_it_stops(
         # A leader that stops cleanly hands over at once.
         await other.bot.leadership.stop()
         assert await core.bot.leadership.beat() is True
+
+
+async def test_a_digest_changed_in_one_process_is_followed_by_the_others(
+    core: Core, database_url: str, fake_hf: FakeHF, clock: FakeClock
+) -> None:
+    """`/paper digest here|off` is answered by one process; the others follow at their next
+    heartbeat, so the digest still goes out at its new time if that process is gone."""
+    job = digest_job_id(CHANNEL)
+    async with second_process(database_url, fake_hf, clock) as (other, _):
+        await subscribe(core, "09:00 UTC")
+        assert job in core.scheduler.job_ids() and job not in other.scheduler.job_ids()
+        await other.bot._heartbeat()
+        assert other.scheduler.daily_time(job) == (dt.time(9, 0), ZoneInfo("UTC"))
+
+        await subscribe(core, "07:30 Europe/Berlin")
+        await other.bot._heartbeat()
+        assert other.scheduler.daily_time(job) == (dt.time(7, 30), ZoneInfo("Europe/Berlin"))
+
+        off = await core.bot.handle_command(Command("digest", "off", ADMIN, CHANNEL, can_manage=True))
+        assert off.ok
+        await other.bot._heartbeat()
+        assert job not in other.scheduler.job_ids()
 
 
 async def poll(condition: Callable[[], Awaitable[T | None]], timeout: float = 60) -> T:
