@@ -384,9 +384,8 @@ class CommandRouter:
                 "No Daily Papers lists are stored yet: the first fetch from Hugging Face is still "
                 "running, or could not reach it (the next refresh tries again)."
             )
-        listed = (await self.store.daily_list(day)).papers
-        papers = sorted(listed, key=lambda paper: -(paper.upvotes or 0))[:TODAY_SIZE]
-        heading = f"Daily Papers · {day_label(day)} · {len(papers)} of {len(listed)}"
+        papers, listed = await self.store.most_upvoted(day, TODAY_SIZE)
+        heading = f"Daily Papers · {day_label(day)} · {len(papers)} of {listed}"
         if not listed:
             heading = f"Daily Papers · {day_label(day)} · no papers on the list"
         return Reply(heading, items=tuple(paper_item(paper) for paper in papers))

@@ -341,6 +341,21 @@ class PaperStore:
             rows = (await conn.execute(stmt)).all()
         return DailyList(day=day, papers=tuple(row_to_paper(row) for row in rows))
 
+    async def most_upvoted(self, day: dt.date, limit: int) -> tuple[list[Paper], int]:
+        """`day`'s `limit` most-upvoted papers (in the list's order among equals) and how many
+        papers the list holds, in one query that reads only those papers' rows."""
+        listed = func.count().over().label("listed")
+        stmt = (
+            select(*PAPER_COLUMNS, listed)
+            .join(ENTRIES, ENTRIES.c.paper_id == PAPERS.c.id)
+            .where(ENTRIES.c.day == day)
+            .order_by(func.coalesce(PAPERS.c.upvotes, 0).desc(), ENTRIES.c.rank)
+            .limit(limit)
+        )
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return [row_to_paper(row) for row in rows], (rows[0].listed if rows else 0)
+
     async def fetched_days(self, since: dt.date, until: dt.date) -> dict[dt.date, int]:
         """Days in [since, until] whose list was fetched, with their paper counts."""
         stmt = select(FETCHES.c.day, FETCHES.c.paper_count).where(FETCHES.c.day.between(since, until))

@@ -282,3 +282,17 @@ async def test_postgresql_connections_outlive_a_burst_of_commands(database_url: 
         assert opened == 20
     finally:
         await engine.dispose()
+
+
+async def test_most_upvoted_of_a_day_reads_the_best_and_counts_the_rest(engine: AsyncEngine) -> None:
+    day = dt.date(2025, 11, 20)
+    papers, _ = parse_daily_items(sample_items(6, day=day), source="test")
+    # The list's order (its rank) against the upvotes: ties keep the list's order, none is 0.
+    upvotes = [3, None, 7, 3, 0, 7]
+    papers = [dataclasses.replace(paper, upvotes=up) for paper, up in zip(papers, upvotes, strict=True)]
+    store = PaperStore(engine)
+    await store.record_daily_list(day, papers, now=NOW)
+    best, listed = await store.most_upvoted(day, 4)
+    assert listed == 6
+    assert [paper.id for paper in best] == [papers[i].id for i in (2, 5, 0, 3)]
+    assert await store.most_upvoted(dt.date(2025, 11, 21), 4) == ([], 0)
