@@ -49,15 +49,10 @@ class DigestSchedule:
         self.clock = clock
 
     async def schedule_all(self) -> None:
-        """A job for every stored subscription of a connected platform."""
-        for sub in await self.subscriptions.all():
-            if self._serves(sub.channel) and not sub.paused_reason:
-                self._schedule(sub)
+        """A job for every stored subscription this process serves, and none for the others.
 
-    async def resync(self) -> None:
-        """Follow what other processes changed: `/paper digest here|off` reschedules only in
-        the process that answered it, so each process compares its jobs with the stored
-        subscriptions now and then (at its heartbeat)."""
+        Run at the start and at every heartbeat: `/paper digest here|off` reschedules only in
+        the process that answered it, so the others follow the stored subscriptions here."""
         wanted = {
             digest_job_id(sub.channel): sub
             for sub in await self.subscriptions.all()

@@ -88,10 +88,10 @@ class LiveCounts:
             rows = (await conn.execute(stmt)).all()
         changed = [
             row for row in rows if counts_key(row.upvotes, row.comments, row.votes) != row.shown_counts
-        ]
-        papers = await self.store.get_papers(sorted({row.paper_id for row in changed[:MAX_EDITS]}))
+        ][:MAX_EDITS]
+        papers = await self.store.get_papers(sorted({row.paper_id for row in changed}))
         edited = 0
-        for row in changed[:MAX_EDITS]:
+        for row in changed:
             paper = papers.get(row.paper_id)
             if paper is None:
                 continue

@@ -230,7 +230,7 @@ class PaperBot:
             return
         self.metrics.leader.set(1 if self.leadership.is_leader else 0)
         try:
-            await self.digests.resync()
+            await self.digests.schedule_all()
         except Exception:
             log.exception("comparing the digest schedule with the subscriptions failed")
         self.metrics.scheduled_jobs.set(len(self.scheduler.job_ids()))

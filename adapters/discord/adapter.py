@@ -208,7 +208,6 @@ class DiscordAdapter:
             if budget is not None:
                 share = partial(budget.reserve, GLOBAL_BUDGET, interval=1 / config.global_rate)
             self.pacer = Pacer(config.global_rate, share=share)
-        if self.pacer is not None:
             options["http_trace"] = paced_trace(self.pacer)
         client_class: type[discord.Client] = discord.Client
         if sharded or config.shards:

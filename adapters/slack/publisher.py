@@ -99,10 +99,11 @@ class SlackPublisher:
         self._last_edit: dict[str, float] = {}
         self._edit_locks: dict[str, asyncio.Lock] = {}
 
-    async def _pace(self, channel: str) -> None:
-        """Keep to one message per second per channel (Slack's chat.postMessage limit)."""
-        loop = asyncio.get_running_loop()
-        wait = self._last_post.get(channel, float("-inf")) + self._interval - loop.time()
+    @staticmethod
+    async def _pace(last: dict[str, float], key: str, interval: float) -> None:
+        """Wait until `interval` after the last call for `key`: one message per second per
+        channel (chat.postMessage), one edit per EDIT_INTERVAL per workspace (chat.update)."""
+        wait = last.get(key, float("-inf")) + interval - asyncio.get_running_loop().time()
         if wait > 0:
             await asyncio.sleep(wait)
 
@@ -113,7 +114,7 @@ class SlackPublisher:
         text, blocks = outgoing_message(message)
         lock = self._pace_locks.setdefault(channel.channel, asyncio.Lock())
         async with lock:
-            await self._pace(channel.channel)
+            await self._pace(self._last_post, channel.channel, self._interval)
             try:
                 try:
                     response = await self._post(client, channel, text, blocks, thread)
@@ -186,13 +187,7 @@ class SlackPublisher:
         team = post.channel.community
         client = await self._client_for(team)
         async with self._edit_locks.setdefault(team, asyncio.Lock()):
-            wait = (
-                self._last_edit.get(team, float("-inf"))
-                + self._edit_interval
-                - asyncio.get_running_loop().time()
-            )
-            if wait > 0:
-                await asyncio.sleep(wait)
+            await self._pace(self._last_edit, team, self._edit_interval)
             try:
                 await self._update(client, post, message, thumbnail=True)
             except SlackApiError as exc:
